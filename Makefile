@@ -1,0 +1,58 @@
+# finetune_course. Two commands for a newcomer: `make demo` runs the main job, `make test` runs
+# every test. Both create .venv from requirements-dev.txt first (once; again when it changes).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# A second environment with what a learner gets from `pip install`: the newest fastai and
+# fastcore. torch/torchvision are pinned to the releases that lie on the course machines' disk.
+LATEST := .venv-latest
+LATEST_TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: demo test setup readme check-readme check-drift nbtest pytest latest
+
+$(BIN)/.installed: requirements-dev.txt setup.py settings.ini
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/finetune-course demo
+
+test: setup check-drift check-readme nbtest pytest latest
+
+# Notebooks are the source: cleaning them and exporting the library must change nothing.
+check-drift: setup
+	@before=$$(git status --porcelain; git diff); \
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export; \
+	after=$$(git status --porcelain; git diff); \
+	if [ "$$before" != "$$after" ]; then git status --short; \
+	  echo "nbdev_clean/nbdev_export changed files: run them and commit the result"; exit 1; fi
+
+# README.md is rendered from nbs/index.ipynb (nbdev_readme needs Quarto, not installable here).
+readme: setup
+	$(BIN)/python tools/render_readme.py
+
+check-readme: setup
+	$(BIN)/python tools/render_readme.py --check
+
+nbtest: setup
+	$(BIN)/nbdev_test --flags slow
+
+pytest: setup
+	$(BIN)/python -m pytest -q tests
+
+$(LATEST)/bin/.installed: setup.py settings.ini
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/pip install -q $(LATEST_TORCH) pytest
+	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager . $(LATEST_TORCH)
+	touch $@
+
+# The installed package (not the source tree) with the newest fastai passes the pytest suite.
+latest: $(LATEST)/bin/.installed
+	$(LATEST)/bin/pip install -q --no-deps --force-reinstall .
+	$(LATEST)/bin/pip list 2>/dev/null | grep -iE '^(fastai|fastcore|torch|timm) '
+	cd tests && ../$(LATEST)/bin/python -m pytest -q .

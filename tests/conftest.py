@@ -1,0 +1,33 @@
+"""Shared helpers for the pytest suite: run the installed `finetune-course` command."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def run(args, env=None, timeout=600, **kwargs):
+    "Run a command with this environment's bin first on PATH; return the CompletedProcess"
+    full_env = {**os.environ, 'PATH': f"{BIN}{os.pathsep}{os.environ['PATH']}",
+                'PYTHONWARNINGS': 'ignore', **(env or {})}
+    return subprocess.run(args, env=full_env, capture_output=True, text=True, timeout=timeout,
+                          **kwargs)
+
+
+def can_cut_network():
+    "True if `unshare -n` works here (it needs root or user namespaces)"
+    return shutil.which('unshare') is not None and run(['unshare', '-n', 'true']).returncode == 0
+
+
+offline = pytest.mark.skipif(not can_cut_network(), reason="`unshare -n` is not permitted here")
+
+
+@pytest.fixture
+def cache(tmp_path):
+    "Empty weight caches, so a test sees only what it puts there"
+    return {'FINETUNE_COURSE_WEIGHTS': str(tmp_path/'weights'), 'TORCH_HOME': str(tmp_path/'torch'),
+            'HF_HOME': str(tmp_path/'hf')}

@@ -1,0 +1,76 @@
+"""The `finetune-course` command end to end, as a learner runs it."""
+import json
+import signal
+import subprocess
+import time
+
+from conftest import BIN, run, offline
+
+
+def test_help_is_quick_and_imports_no_torch():
+    result = run(['finetune-course', '--help'])
+    assert result.returncode == 0
+    assert 'demo' in result.stdout
+    check = run([str(BIN/'python'), '-c',
+                 'import sys, finetune_course.cli; print("torch" in sys.modules)'])
+    assert check.stdout.strip() == 'False'
+
+
+def test_version():
+    import finetune_course
+    result = run(['finetune-course', '--version'])
+    assert result.stdout.strip() == f'finetune-course {finetune_course.__version__}'
+
+
+def test_demo_end_to_end(tmp_path, cache):
+    out = tmp_path/'run'
+    result = run(['finetune-course', 'demo', '--epochs', '2', '--size', '64', '--out', str(out)],
+                 env=cache)
+    assert result.returncode == 0, result.stderr
+    assert 'steps per epoch' in result.stdout and 'error rate' in result.stdout
+    results = json.loads((out/'results.json').read_text())
+    assert results['epochs'] == 2 and len(results['history']) == 2
+    assert results['steps_per_epoch'] == results['n_train'] // results['batch_size']
+    assert 0 <= results['test_error_rate'] <= 1
+    assert (out/'losses.png').read_bytes()[:4] == b'\x89PNG'
+    assert (out/'explanation.txt').read_text().strip() in result.stdout
+    predict = run([str(BIN/'python'), '-c', (
+        "from fastai.learner import load_learner; from finetune_course.datasets import course_data;"
+        f"learn = load_learner(r'{out/'model.pkl'}');"
+        "img = next((course_data('emotions')/'test'/'happy').iterdir());"
+        "print(learn.predict(img)[0] in learn.dls.vocab)")])
+    assert predict.stdout.strip().endswith('True'), predict.stderr
+
+
+def test_bad_arguments_get_one_clear_line(tmp_path):
+    result = run(['finetune-course', 'demo', '--arch', 'resnt18', '--out', str(tmp_path)])
+    assert result.returncode == 2
+    assert "Did you mean 'resnet18'?" in result.stderr
+    assert 'Traceback' not in result.stderr
+    result = run(['finetune-course', 'demo', '--recipe', 'fast'])
+    assert result.returncode == 2 and 'invalid choice' in result.stderr
+
+
+def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
+    out = tmp_path/'run'
+    first = run(['finetune-course', 'demo', '--epochs', '1', '--size', '64', '--out', str(out)],
+                env=cache)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = subprocess.Popen([str(BIN/'finetune-course'), 'demo', '--epochs', '30', '--size', '64',
+                             '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(20)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert 'interrupted' in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@offline
+def test_demo_runs_with_the_network_cut(tmp_path, cache):
+    result = run(['unshare', '-n', str(BIN/'finetune-course'), 'demo', '--epochs', '1',
+                  '--size', '64', '--out', str(tmp_path/'run')], env=cache)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path/'run'/'results.json').read_text())['pretrained'] is True
