@@ -60,9 +60,8 @@ class EpochLog(Callback):
                               seconds=round(time.time() - self.start, 2)))
 
 # %% ../nbs/api/04_learner.ipynb #6bea8d35
-def _load_body(learn, arch, source):
-    "Load `arch`'s ImageNet weights into the body of `learn`'s model"
-    state = load_weights(arch)
+def _load_body(learn, arch, source, state):
+    "Load `state`, the ImageNet weights of `arch`, into the body of `learn`'s model"
     if source == 'timm':
         body = learn.model[0].model
         head = body.pretrained_cfg.get('classifier', 'classifier')
@@ -84,12 +83,12 @@ def course_learner(
 )->Learner:
     "A `vision_learner` for `arch` with its ImageNet weights and normalisation, found offline"
     source = arch_source(arch)
-    if pretrained: load_weights(arch)
+    state = load_weights(arch) if pretrained else None
     add_normalize(dls, arch_stats(arch))
     model = arch if source == 'timm' else getattr(torchvision.models, arch)
     learn = vision_learner(dls, model, pretrained=False, normalize=False, metrics=metrics, **kwargs)
     if pretrained:
-        _load_body(learn, arch, source)
+        _load_body(learn, arch, source, state)
         learn.freeze()
     learn.pretrained, learn.arch = pretrained, arch
     learn.add_cb(EpochLog())
