@@ -6,14 +6,12 @@
 __all__ = ['run_facts', 'explain', 'test_error_rate', 'plot_losses']
 
 # %% ../nbs/api/05_explain.ipynb #eea18c9f
-import math
 from collections import Counter
-from pathlib import Path
 
 from fastai.learner import Learner
 from matplotlib.figure import Figure
 
-from .core import CourseError, atomic_write
+from .core import CourseError
 
 # %% ../nbs/api/05_explain.ipynb #e88d0447
 def _error_rate(row):
