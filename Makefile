@@ -40,7 +40,7 @@ check-readme: setup
 	$(BIN)/python tools/render_readme.py --check
 
 nbtest: setup
-	$(BIN)/nbdev_test --flags slow
+	$(BIN)/nbdev_test
 
 pytest: setup
 	$(BIN)/python -m pytest -q tests
@@ -51,8 +51,28 @@ $(LATEST)/bin/.installed: setup.py settings.ini
 	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager . $(LATEST_TORCH)
 	touch $@
 
-# The installed package (not the source tree) with the newest fastai passes the pytest suite.
+# The installed package (not the source tree) with the newest fastai: what `pip install` gives a
+# learner, its data and licences, the command line end to end, and the offline errors. (The rest of
+# the suite needs the development tools: DVC, the browser, Jupyter Book.)
+LATEST_TESTS := test_package.py test_cli.py test_offline.py test_reproducible.py
 latest: $(LATEST)/bin/.installed
 	$(LATEST)/bin/pip install -q --no-deps --force-reinstall .
 	$(LATEST)/bin/pip list 2>/dev/null | grep -iE '^(fastai|fastcore|torch|timm) '
-	cd tests && ../$(LATEST)/bin/python -m pytest -q .
+	cd tests && ../$(LATEST)/bin/python -m pytest -q $(LATEST_TESTS)
+
+# The course website in _docs/: nbdev's doc processors, then Jupyter Book 1 (Quarto, which
+# nbdev_docs needs, cannot be installed here). Built with the network cut where `unshare -n` is
+# permitted (root), which proves it needs none.
+.PHONY: docs browser
+docs: setup
+	if unshare -n true 2>/dev/null; then unshare -n $(BIN)/python tools/build_docs.py; \
+	else $(BIN)/python tools/build_docs.py; fi
+
+# Debian's Chromium for the docs site's browser test (Playwright drives it; no browser download).
+browser:
+	command -v chromium >/dev/null || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# In `make test` the browser test (tests/test_docs.py) must run: a missing browser fails it.
+pytest: browser
+pytest: export FINETUNE_COURSE_REQUIRE_BROWSER = 1

@@ -11,7 +11,8 @@ from fastai.data.transforms import get_image_files
 
 from finetune_course.data import folder_dls
 from finetune_course.datasets import course_data
-from finetune_course.learner import RECIPES, course_learner
+from finetune_course.learner import course_learner
+from finetune_course.recipes import RECIPES
 
 
 def run(recipe, size, seed, epochs, bs):

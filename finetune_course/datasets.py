@@ -6,16 +6,15 @@
 __all__ = ['EMBEDDED', 'ONLINE', 'download_data', 'course_data']
 
 # %% ../nbs/api/01_datasets.ipynb #b3d7ba64
-import difflib
 from importlib.resources import files
 from pathlib import Path
 
-from .core import CourseError
+from .core import CourseError, did_you_mean
 
 # %% ../nbs/api/01_datasets.ipynb #3716e3e9
 EMBEDDED = {
-    'emotions': "face emoji from four openly licensed emoji sets in six emotions; "
-                "test/ holds a drawing style the model never trains on",
+    'emotions': "822 face emoji in six emotions, drawn in 12 openly licensed styles; "
+                "test/ holds two styles the model never trains on",
 }
 ONLINE = {
     'hymenoptera': ('https://download.pytorch.org/tutorial/hymenoptera_data.zip',
@@ -26,21 +25,15 @@ ONLINE = {
              "Oxford-IIIT pets, 37 breeds; the label is in each file name"),
 }
 
-# %% ../nbs/api/01_datasets.ipynb #6398e43b
-def _unknown(name, known):
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    return CourseError(f"Unknown dataset '{name}'.{hint} Known datasets: {', '.join(known)}.")
-
 # %% ../nbs/api/01_datasets.ipynb #0b984893
 def download_data(
     name:str,                # the dataset's name, used in messages
     url:str,                 # where the archive lives
-    data_dir:str|Path=None,  # where to extract it (default: fastai's data folder, ~/.fastai/data)
+    data_dir:str|Path=None,  # where to keep the archive and extract it (default: ~/.fastai)
 )->Path:
     "Download and extract `url` with fastai's `untar_data`, or explain how to get it offline"
     from fastai.data.external import untar_data
-    try: return untar_data(url, data=data_dir)
+    try: return untar_data(url, archive=data_dir, data=data_dir)
     except Exception as e:
         raise CourseError(
             f"Could not download the '{name}' dataset from {url} ({type(e).__name__}: {e}). "
@@ -55,10 +48,12 @@ def course_data(
 )->Path:
     "The folder of dataset `name`: embedded ones from the package, public ones downloaded"
     if name in EMBEDDED:
-        path = Path(str(files('finetune_course')/'data'/name))
+        path = Path(str(files('finetune_course')/'images'/name))
         if not path.is_dir():
             raise CourseError(f"The embedded dataset '{name}' is missing from {path}: "
                               "reinstall with `pip install --force-reinstall finetune_course`.")
         return path
     if name in ONLINE: return download_data(name, ONLINE[name][0], data_dir)
-    raise _unknown(name, [*EMBEDDED, *ONLINE])
+    known = [*EMBEDDED, *ONLINE]
+    raise CourseError(f"Unknown dataset '{name}'.{did_you_mean(name, known)} "
+                      f"Known datasets: {', '.join(known)}.")

@@ -24,8 +24,8 @@ def test_version():
 
 def test_demo_end_to_end(tmp_path, cache):
     out = tmp_path/'run'
-    result = run(['finetune-course', 'demo', '--epochs', '2', '--size', '64', '--out', str(out)],
-                 env=cache)
+    result = run(['finetune-course', 'demo', '--epochs', '2', '--size', '64', '--sample', '0.2',
+                  '--out', str(out)], env=cache)
     assert result.returncode == 0, result.stderr
     assert 'steps per epoch' in result.stdout and 'error rate' in result.stdout
     results = json.loads((out/'results.json').read_text())
@@ -47,19 +47,26 @@ def test_bad_arguments_get_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "Did you mean 'resnet18'?" in result.stderr
     assert 'Traceback' not in result.stderr
-    result = run(['finetune-course', 'demo', '--recipe', 'fast'])
-    assert result.returncode == 2 and 'invalid choice' in result.stderr
+    result = run(['finetune-course', 'demo', '--recipe', 'fit-head', '--out', str(tmp_path)])
+    assert result.returncode == 2 and "Did you mean 'fit_head'?" in result.stderr
+    assert 'Traceback' not in result.stderr
+    (tmp_path/'mine.txt').write_text('my notes')
+    result = run(['finetune-course', 'demo', '--out', str(tmp_path)])
+    assert result.returncode == 2 and 'mine.txt' in result.stderr
+    assert (tmp_path/'mine.txt').read_text() == 'my notes'
 
 
 def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
     out = tmp_path/'run'
-    first = run(['finetune-course', 'demo', '--epochs', '1', '--size', '64', '--out', str(out)],
-                env=cache)
+    first = run(['finetune-course', 'demo', '--epochs', '1', '--size', '64', '--sample', '0.2',
+                 '--out', str(out)], env=cache)
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # A shell without job control starts background jobs with SIGINT ignored, and the child would
+    # inherit that: give it the default handling, as a terminal's Ctrl-C would find it.
     proc = subprocess.Popen([str(BIN/'finetune-course'), 'demo', '--epochs', '30', '--size', '64',
                              '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(20)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
@@ -71,6 +78,6 @@ def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
 @offline
 def test_demo_runs_with_the_network_cut(tmp_path, cache):
     result = run(['unshare', '-n', str(BIN/'finetune-course'), 'demo', '--epochs', '1',
-                  '--size', '64', '--out', str(tmp_path/'run')], env=cache)
+                  '--size', '64', '--sample', '0.2', '--out', str(tmp_path/'run')], env=cache)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path/'run'/'results.json').read_text())['pretrained'] is True

@@ -1,0 +1,319 @@
+"""The course website: `tools/build_docs.py` builds it with the network cut, every internal link
+and anchor resolves, and a real headless browser (Debian's Chromium, driven by Playwright) reads
+index -> each lesson -> each API page with their headings, images and tables."""
+import functools
+import importlib
+import inspect
+import json
+import os
+import re
+import sys
+import threading
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from conftest import can_cut_network, run
+
+# `make test` sets this: there the docs tools and the browser must be present, so that a missing
+# one fails the run instead of skipping it. The installed-wheel run (`make latest`) skips.
+REQUIRED = os.environ.get('FINETUNE_COURSE_REQUIRE_BROWSER') == '1'
+
+
+def _need(module):
+    "Import `module`; without it skip, or fail where the test is required"
+    if not REQUIRED: return pytest.importorskip(module)
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f"{e}: the docs test needs requirements-dev.txt's docs tools") from e
+
+
+_need('jupyter_book')
+sync_api = _need('playwright.sync_api')
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path('/usr/bin/chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+sys.path.insert(0, str(ROOT/'tools'))
+import build_docs  # noqa: E402  (tools/ is not a package)
+
+
+@pytest.fixture(scope='session')
+def site(tmp_path_factory):
+    "The site built once by `tools/build_docs.py` (what `make docs` runs), with no network"
+    tmp = tmp_path_factory.mktemp('docs')
+    (tmp/'pages.json').write_text(json.dumps([(p, str(nb)) for p, nb in sidebar_pages()]))
+    _modules()  # import the library now, as it is when the build reads the notebooks
+    cmd = [sys.executable, str(ROOT/'tools'/'build_docs.py'), '--out', str(tmp/'site'),
+           '--work', str(tmp/'work')]
+    result = run((['unshare', '-n'] if can_cut_network() else []) + cmd, timeout=1200)
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(result.stdout + result.stderr)
+    return tmp
+
+
+def sidebar_pages():
+    "(page, notebook) of every page in `_quarto.yml`'s sidebar order"
+    nbs = [build_docs.NBS/p for _, ps in build_docs.sidebar() for p in ps]
+    return [(build_docs.page_name(nb.relative_to(build_docs.NBS)).as_posix(), nb) for nb in nbs]
+
+
+def built_pages(site):
+    "`sidebar_pages()` as they were when the site was built (others may add notebooks meanwhile)"
+    return [(p, Path(nb)) for p, nb in json.loads((site/'pages.json').read_text())]
+
+
+# --- every internal link and anchor ---------------------------------------------------------
+
+class Page(HTMLParser):
+    "The ids, links and loaded resources of one HTML page"
+    def __init__(self, text):
+        super().__init__()
+        self.ids, self.links, self.loads = set(), [], []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ('id', 'name'):
+            if a.get(key): self.ids.add(a[key])
+        url = a.get('href') if tag in ('a', 'link', 'area') else a.get('src')
+        if not url: return
+        self.links.append(url)
+        if tag != 'a' and (tag != 'link' or 'stylesheet' in (a.get('rel') or '')
+                           or 'icon' in (a.get('rel') or '')):
+            self.loads.append(url)
+
+
+def _external(url): return bool(urlsplit(url).scheme) or url.startswith('//')
+
+
+def test_site_has_every_page_in_sidebar_order(site):
+    html = site/'site'
+    pages = built_pages(site)
+    assert pages[0][0] == 'index', "the index comes first"
+    for page, _ in pages: assert (html/f'{page}.html').is_file(), page
+    print(f"{len(pages)} pages")
+
+
+def test_internal_links_and_anchors_resolve(site):
+    html = site/'site'
+    files = [f for f in html.rglob('*.html') if not f.relative_to(html).parts[0].startswith('_')]
+    parsed = {f: Page(f.read_text()) for f in files}
+    broken, external_loads = [], []
+    for f, page in parsed.items():
+        for url in page.links:
+            if url.startswith(('mailto:', 'javascript:', 'data:')) or _external(url): continue
+            parts = urlsplit(url)
+            target = (f.parent/unquote(parts.path)).resolve() if parts.path else f
+            if target.is_dir(): target = target/'index.html'
+            where = f'{f.relative_to(html)}: {url}'
+            if not target.is_file(): broken.append(f'{where} (no such file)')
+            elif parts.fragment and target.suffix == '.html':
+                ids = parsed[target].ids if target in parsed else Page(target.read_text()).ids
+                if parts.fragment not in ids: broken.append(f'{where} (no such anchor)')
+        external_loads += [f'{f.relative_to(html)}: {u}' for u in page.loads if _external(u)]
+    assert not broken, '\n'.join(broken)
+    assert not external_loads, "pages load from other hosts:\n" + '\n'.join(external_loads)
+    assert sum(len(p.links) for p in parsed.values()) > 100
+
+
+def test_readme_links_work_on_the_site(site):
+    "README.md links lessons as nbs/lessons/NN_topic.ipynb, for GitHub; the site's index too"
+    readme_links = re.findall(r'\]\((nbs/[^)#]+\.ipynb)', (ROOT/'README.md').read_text())
+    assert readme_links
+    index = Page((site/'site'/'index.html').read_text())
+    for link in readme_links:
+        page = build_docs.page_name(Path(link).relative_to('nbs')).as_posix()
+        assert f'{page}.html' in index.links, link
+
+
+# --- a real browser ------------------------------------------------------------------------
+
+@pytest.fixture(scope='session')
+def server(site):
+    "The site served over loopback HTTP, as a learner's browser would see it"
+    handler = functools.partial(Quiet, directory=str(site/'site'))
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}/'
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+
+
+@pytest.fixture(scope='session')
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: `make browser` installs Debian's chromium"
+        if REQUIRED: pytest.fail(message)
+        pytest.skip(message)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _expected(nb_path):
+    "The title and `##` headings of a notebook's markdown cells"
+    nb = json.loads(nb_path.read_text())
+    title, headings = None, []
+    for cell in nb['cells']:
+        if cell['cell_type'] != 'markdown': continue
+        text = re.sub(r'^```.*?^```', '', ''.join(cell['source']), flags=re.MULTILINE | re.DOTALL)
+        for line in text.splitlines():
+            m = re.match(r'^(#{1,2})\s+(.*?)\s*$', line)
+            if not m: continue
+            text = _plain(re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', m[2]).replace('`', ''))
+            if m[1] == '#' and title is None: title = text
+            elif m[1] == '##': headings.append(text)
+    return title, headings
+
+
+def _plain(text):
+    "`text` with Sphinx's typographic quotes made plain again"
+    return text.translate(str.maketrans({'’': "'", '‘': "'", '“': '"', '”': '"'}))
+
+
+def _shown(prepared):
+    "Numbers of code cells, image outputs and table outputs that a prepared notebook shows"
+    codes = images = tables = 0
+    for cell in json.loads(prepared.read_text())['cells']:
+        if cell['cell_type'] != 'code': continue
+        tags = cell.get('metadata', {}).get('tags', [])
+        codes += 'remove-input' not in tags and bool(''.join(cell['source']).strip())
+        if 'remove-output' in tags: continue
+        for out in cell.get('outputs', []):
+            data = out.get('data', {})
+            images += any(k.startswith('image/') for k in data)
+            tables += '<table' in ''.join(data.get('text/html', ''))
+    return codes, images, tables
+
+
+# What Chromium itself logs about the site that is not the site's fault, with the reason:
+IGNORED_CONSOLE = [
+    # none needed so far: every console error of a page fails the test
+]
+
+PAGE_FACTS = """() => {
+  const main = document.querySelector('article.bd-article') || document.body;
+  const clean = e => e.innerText.replace(/[#¶]\\s*$/, '').trim();
+  const rubrics = [...main.querySelectorAll('h3.rubric')].map(h => {
+    let sig = '', e = h.nextElementSibling;
+    for (; e && !e.matches('h3.rubric'); e = e.nextElementSibling)
+      if (e.querySelector('pre')) sig += e.innerText;
+    const before = h.previousElementSibling;
+    return {id: h.id, anchor: before && before.matches('div[id]') ? before.id : null,
+            name: h.innerText.trim(), sig};
+  });
+  return {
+    h1: [...main.querySelectorAll('h1')].map(clean),
+    h2: [...main.querySelectorAll('h2')].map(clean),
+    images: [...main.querySelectorAll('img')]
+              .map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0})),
+    tables: main.querySelectorAll('table').length,
+    code: main.querySelectorAll('.cell_input').length,
+    sidebar: [...document.querySelectorAll(
+                '.bd-sidebar-primary p.caption, .bd-sidebar-primary a.reference')]
+               .map(a => a.matches('p') ? '# ' + a.innerText.trim() : a.getAttribute('href')),
+    rubrics,
+  };
+}"""
+
+
+def _modules():
+    "{module name: (module, nbdev's index of its names)} of the library"
+    modidx = importlib.import_module('finetune_course._modidx').d['syms']
+    return {mod: (importlib.import_module(mod), syms) for mod, syms in modidx.items()}
+
+
+def _exported(page):
+    "{name: (object, anchor)} of the exported functions and classes nbdev's index puts on `page`"
+    found = {}
+    for mod, (module, syms) in _modules().items():
+        for name in getattr(module, '__all__', []):
+            obj = getattr(module, name, None)
+            where = syms.get(f'{mod}.{name}')
+            if where and where[0].split('#')[0] == f'{page}.html' and (
+                    inspect.isfunction(obj) or inspect.isclass(obj)):
+                found[name] = (obj, f'{mod}.{name}')
+    return found
+
+
+def test_browser_walks_the_site(site, server, browser, tmp_path):
+    from fastcore.docments import docments
+    shots = tmp_path/'screenshots'
+    shots.mkdir()
+    page = browser.new_page(viewport={'width': 1280, 'height': 900})
+    errors, offsite = [], []
+    page.on('console', lambda m: errors.append(f'{page.url}: {m.text}') if m.type == 'error'
+            and not any(i in m.text for i in IGNORED_CONSOLE) else None)
+    page.on('pageerror', lambda e: errors.append(f'{page.url}: {e}'))
+    def only_the_site(route):
+        if route.request.url.startswith(server): return route.continue_()
+        offsite.append(route.request.url)
+        route.abort()
+    page.route('**/*', only_the_site)
+
+    page.goto(server + 'index.html', wait_until='load')
+    facts = page.evaluate(PAGE_FACTS)
+    pages = built_pages(site)
+    # The sidebar: the index, then the Lessons shelf, then the API shelf, in _quarto.yml's order
+    shelves = [s for s, _ in build_docs.sidebar() if s]
+    expected = [f'# {s}' for s in shelves]
+    assert [s for s in facts['sidebar'] if s.startswith('# ')] == expected, facts['sidebar']
+    links = [s.split('#')[0] for s in facts['sidebar'] if not s.startswith('# ')]
+    assert [l.removesuffix('.html') for l in links if l not in ('', 'index.html')] \
+        == [p for p, _ in pages[1:]], links
+
+    # index -> first lesson through the README's link, then every page in sidebar order
+    lessons = [p for p, nb in pages if nb.parent.name == 'lessons']
+    page.click(f'main a[href="{lessons[0]}.html"]')
+    page.wait_for_load_state('load')
+    assert page.url == server + f'{lessons[0]}.html'
+
+    seen = []
+    for name, nb in pages:
+        page.goto(server + f'{name}.html', wait_until='load')
+        page.wait_for_function("[...document.images].every(i => i.complete)")
+        facts = page.evaluate(PAGE_FACTS)
+        title, headings = _expected(nb)
+        codes, images, tables = _shown(site/'work'/'src'/f'{name}.ipynb')
+        assert list(map(_plain, facts['h1'])) == [title], (name, facts['h1'])
+        assert list(map(_plain, facts['h2'])) == headings, (name, facts['h2'])
+        broken = [i['src'] for i in facts['images'] if not i['ok']]
+        assert not broken, (name, broken)
+        assert len(facts['images']) >= images, (name, facts['images'])
+        assert facts['tables'] >= tables, name
+        assert facts['code'] == codes, (name, facts['code'], codes)  # the demos, with the lessons'
+        if name.startswith('api/'):
+            assert codes >= 1, f"{name}: no demo cells"
+            rubrics = {r['name']: r for r in facts['rubrics']}
+            for obj_name, (obj, anchor) in _exported(name).items():
+                r = rubrics.get(obj_name)
+                assert r, f"{name}: no show_doc entry for {obj_name}"
+                assert r['anchor'] == anchor, (name, obj_name, r['anchor'])
+                assert obj_name in r['sig'], f"{name}: no signature for {obj_name}"
+                # show_doc puts a function's docments in its signature (a class's fields it
+                # cannot: nbdev shows NamedTuples and dataclasses without them, Quarto or not)
+                for param, doc in (docments(obj).items() if inspect.isfunction(obj) else []):
+                    if doc and param != 'return':  # (its words may change while others edit)
+                        assert re.search(rf'\b{param}\b[^\n]*# \S', r['sig']), (obj_name, param)
+        page.screenshot(path=str(shots/f"{name.replace('/', '_')}.png"), full_page=True)
+        seen.append((name, facts['code'], len(facts['images']), facts['tables'],
+                     len(facts['rubrics'])))
+    page.close()
+    shown = [(t, i) for n, c, i, t, r in seen if n in lessons]
+    assert sum(t for t, _ in shown) and sum(i for _, i in shown), "no table/image in the lessons"
+    print('\n'.join(f'{n}: {c} code cells, {i} images, {t} tables, {r} API entries'
+                    for n, c, i, t, r in seen))
+    print(f'screenshots in {shots}')
+    assert not errors, '\n'.join(errors)
+    assert not offsite, f"pages asked for other hosts: {offsite}"

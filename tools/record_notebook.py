@@ -1,0 +1,44 @@
+"""Run notebooks in place to record their outputs, skipping the cells `nbdev_test` skips.
+
+Usage: .venv/bin/python tools/record_notebook.py NOTEBOOK [NOTEBOOK ...]
+
+`jupyter nbconvert --execute` runs every cell, including the `#| notest` cells that need the
+internet; this runs a notebook the way `nbdev_test` does (same skip flags from settings.ini, in the
+notebook's folder), keeps the outputs, stops at the first error without writing, and then
+cleans the notebook with `nbdev_clean`. Record on an idle machine: the outputs show timings.
+"""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+from fastcore.xtras import working_directory
+from nbdev.config import get_config
+
+SKIP = set(get_config().tst_flags.split())
+
+
+def _skipped(cell):
+    "True for cells `nbdev_test` does not run: markdown, and code flagged with a skip flag"
+    if cell.cell_type != 'code': return True
+    flags = {l[2:].strip().split()[0] for l in cell.source.splitlines()
+             if l.startswith('#|') and l[2:].strip()}
+    if SKIP & flags: cell.outputs = []
+    return bool(SKIP & flags)
+
+
+def record(path:Path):
+    "Execute the notebook at `path` and write it back with its outputs"
+    nb, shell = read_nb(path), CaptureShell(path)
+    with working_directory(path.parent):
+        shell.run_all(nb, exc_stop=True, preproc=_skipped)
+    write_nb(nb, path)
+    subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', str(path)], check=True)
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('notebooks', nargs='+', type=Path)
+    for nb in parser.parse_args().notebooks: record(nb.resolve())
