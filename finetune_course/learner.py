@@ -11,6 +11,7 @@ from pathlib import Path
 
 import fastai.callback.progress  # adds fastai's progress bar and results table, as fastai.vision.all does
 import fastai.callback.schedule  # adds learn.fit_one_cycle, learn.fine_tune and learn.lr_find
+import torch
 import torchvision
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import Normalize
@@ -24,10 +25,19 @@ from .record import EpochLog
 from .weights import arch_source, pretrained_kwargs, weights_unavailable
 
 # %% ../nbs/api/04_learner.ipynb #9e3d7969
-def _own_copy(dls:DataLoaders)->DataLoaders:
-    "DataLoaders over the same data whose batch transforms can change without changing `dls`"
+def _normalized(dls:DataLoaders, stats:tuple)->DataLoaders:
+    "`dls` normalising with `stats`: itself, as fastai does it, or a copy if it normalises otherwise"
+    norm = Normalize.from_stats(*stats)
+    present = [t for t in dls.after_batch.fs if isinstance(t, Normalize)]
+    if not present:
+        dls.add_tfms([norm], 'after_batch')
+        return dls
+    if all(torch.allclose(a.cpu(), b.cpu()) for a, b in
+           [(present[0].mean, norm.mean), (present[0].std, norm.std)]): return dls
     copied = copy.copy(dls)  # keeps everything else, such as the path and `test_files`
-    copied.loaders = [dl.new(after_batch=Pipeline(list(dl.after_batch.fs))) for dl in dls.loaders]
+    copied.loaders = [dl.new(after_batch=Pipeline(
+        [t for t in dl.after_batch.fs if not isinstance(t, Normalize)] + [norm]))
+        for dl in dls.loaders]
     return copied
 
 # %% ../nbs/api/04_learner.ipynb #8eddbbc5
@@ -40,7 +50,7 @@ def _weights_stats(learn:Learner, model)->tuple:
 # %% ../nbs/api/04_learner.ipynb #fe948974
 @delegates(vision_learner, but=['normalize', 'weights', 'pretrained_cfg_overlay'])
 def course_learner(
-    dls:DataLoaders,                    # DataLoaders, e.g. from `folder_dls`; left unchanged
+    dls:DataLoaders,                    # DataLoaders, e.g. from `folder_dls`
     arch:str='tf_efficientnet_lite0',   # torchvision or timm architecture name
     pretrained:bool=True,               # start from ImageNet weights (False: random weights)
     metrics=error_rate,                 # what to report after each epoch
@@ -52,13 +62,12 @@ def course_learner(
     model = arch if source == 'timm' else getattr(torchvision.models, arch)
     weights = pretrained_kwargs(arch) if pretrained else {}
     try:
-        learn = vision_learner(_own_copy(dls), model, normalize=False, pretrained=pretrained,
+        learn = vision_learner(dls, model, normalize=False, pretrained=pretrained,
                                metrics=metrics, path=path, **weights, **kwargs)
     except OSError as e:  # the download failed: no network, or a server that does not answer
         if not pretrained: raise
         raise weights_unavailable(arch, e) from e
-    if not learn.dls.after_batch.fs.filter(lambda t: isinstance(t, Normalize)):
-        learn.dls.add_tfms([Normalize.from_stats(*_weights_stats(learn, model))], 'after_batch')
+    learn.dls = _normalized(dls, _weights_stats(learn, model))
     learn.arch = arch
     learn.add_cb(EpochLog())
     return learn

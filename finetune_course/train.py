@@ -8,7 +8,6 @@ __all__ = ['DEFAULTS', 'TYPES', 'MONITORS', 'TRAIN_FILES', 'read_params', 'train
 
 # %% ../nbs/api/06a_train.ipynb #1e794240
 import inspect
-import os
 import shutil
 import sys
 import tempfile

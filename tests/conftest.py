@@ -31,3 +31,12 @@ def cache(tmp_path):
     "Empty weight caches, so a test sees only what it puts there"
     return {'FINETUNE_COURSE_WEIGHTS': str(tmp_path/'weights'), 'TORCH_HOME': str(tmp_path/'torch'),
             'HF_HOME': str(tmp_path/'hf')}
+
+
+def few(src, dest, per_class):
+    "Copy `per_class` images of each class folder in `src`, spread over its styles, to `dest`"
+    for d in sorted(p for p in src.iterdir() if p.is_dir()):
+        files = sorted(d.iterdir())
+        (dest/d.name).mkdir(parents=True)
+        for f in files[::max(1, len(files) // per_class)][:per_class]: shutil.copy(f, dest/d.name)
+    return dest

@@ -1,7 +1,6 @@
 """The Gradio app in a real headless browser: the label shown is the library's own prediction, and
 bad uploads give a message in the page while the app keeps serving."""
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import offline, run
+from conftest import few, offline, run
 
 # The dev environment must have everything (the Makefile sets this); elsewhere, e.g. in
 # .venv-latest with only the installed package, the module skips when Gradio/Playwright are absent.
@@ -25,15 +24,6 @@ CHROMIUM = Path('/usr/bin/chromium')
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync', '--no-first-run']
 WAIT_MS = 60_000  # generous: the machine may be busy with other tests
-
-
-def few(src, dest, per_class):
-    "Copy `per_class` images of each class folder in `src`, spread over its styles, to `dest`"
-    for d in sorted(p for p in src.iterdir() if p.is_dir()):
-        files = sorted(d.iterdir())
-        (dest/d.name).mkdir(parents=True)
-        for f in files[::max(1, len(files) // per_class)][:per_class]: shutil.copy(f, dest/d.name)
-    return dest
 
 
 @pytest.fixture(scope='session')

@@ -2,16 +2,13 @@
 `dvc exp show --json` and `dvc metrics diff`, with the network cut where that is possible."""
 import json
 import os
-import shutil
-import stat
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip('dvc')  # in the dev venv (requirements-dev.txt), not in .venv-latest
 
 from conftest import BIN, can_cut_network, run
-from test_train import SHIM, tiny_data, wired
+from test_train import tiny_data
 
 OFFLINE = ['unshare', '-n'] if can_cut_network() else []
 SETTINGS = dict(data='data', epochs=1, size=64, bs=8, seed=0, quiet=True)
@@ -29,14 +26,7 @@ def project(tmp_path):
     "A git repository holding tiny data, and the environment to run DVC and the course in"
     repo = tmp_path/'project'
     tiny_data(repo/'data')
-    path = [str(BIN)]
-    if not wired():  # a `finetune-course` that has the train command, until cli.py lists it
-        shim = tmp_path/'bin'/'finetune-course'
-        shim.parent.mkdir()
-        shim.write_text(f"#!{BIN/'python'}\n{SHIM}\n")
-        shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-        path.insert(0, str(shim.parent))
-    env = {'PATH': os.pathsep.join([*path, os.environ['PATH']]), 'DVC_NO_ANALYTICS': '1',
+    env = {'PATH': os.pathsep.join([str(BIN), os.environ['PATH']]), 'DVC_NO_ANALYTICS': '1',
            'FINETUNE_COURSE_WEIGHTS': str(tmp_path/'weights'), 'HF_HOME': str(tmp_path/'hf'),
            'TORCH_HOME': str(tmp_path/'torch'), 'GIT_CONFIG_NOSYSTEM': '1',
            'HOME': str(tmp_path/'home')}

@@ -7,21 +7,12 @@ import sys
 import pytest
 import torch
 
-from conftest import offline, run
+from conftest import few, offline, run
 from finetune_course.core import CourseError
 from finetune_course.export import (CONFIG, WEIGHTS, export_model, export_pickle, load_model,
                                     load_pickle)
 from finetune_course.interpret import (CourseInterpretation, propose_cleaning,
                                        write_cleaning_list)
-
-
-def few(src, dest, per_class):
-    "Copy `per_class` images of each class folder in `src`, spread over its styles, to `dest`"
-    for d in sorted(p for p in src.iterdir() if p.is_dir()):
-        files = sorted(d.iterdir())
-        (dest/d.name).mkdir(parents=True)
-        for f in files[::max(1, len(files) // per_class)][:per_class]: shutil.copy(f, dest/d.name)
-    return dest
 
 
 def snapshot(folder):

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,23 +15,9 @@ import pytest
 from conftest import BIN, run
 from finetune_course.datasets import course_data
 
-# Until cli.py lists `train` and `dvc-init`, `cli` adds them to COMMANDS first; once they are
-# there it runs the installed `finetune-course` entry point itself.
-SHIM = ("import sys; from finetune_course.cli import COMMANDS, main; "
-        "from finetune_course.train import dvc_init, train; "
-        "COMMANDS.update({'train': train, 'dvc-init': dvc_init}); sys.exit(main(sys.argv[1:]))")
-
-
-def wired():
-    "True once `finetune-course` itself has the `train` command"
-    from finetune_course.cli import COMMANDS
-    return 'train' in COMMANDS
-
-
 def cli_command(*args):
     "The command line that runs `finetune-course ARGS`"
-    if wired(): return [str(BIN/'finetune-course'), *map(str, args)]
-    return [str(BIN/'python'), '-c', SHIM, *map(str, args)]
+    return [str(BIN/'finetune-course'), *map(str, args)]
 
 
 def cli(*args, **kwargs):

@@ -52,7 +52,7 @@ NEW_DIR = OUT_DIR.with_name(".emotions.new")  # built here, then renamed to OUT_
 OLD_DIR = OUT_DIR.with_name(".emotions.old")  # the previous build, deleted after the swap
 NEAR_BITS = 4  # perceptual-hash bits (of 64) within which two drawings count as the same
 TEST_STYLES = ("fluent3d", "fluenthc")  # Microsoft's Fluent designs: never seen in training
-VALID_STYLES = ("openmoji", "streamline")  # default validation styles (held out at run time)
+VALID_STYLES = ("notoblob", "twitter")  # default validation styles (held out at run time)
 
 # Sets looked at and left out, with the reason (written to ATTRIBUTION.md).
 REJECTED = [

@@ -4,12 +4,14 @@ Usage: .venv/bin/python tools/record_notebook.py NOTEBOOK [NOTEBOOK ...]
 
 `jupyter nbconvert --execute` runs every cell, including the `#| notest` cells that need the
 internet; this runs a notebook the way `nbdev_test` does (same skip flags from settings.ini, in the
-notebook's folder), keeps the outputs, stops at the first error without writing, and then
-cleans the notebook with `nbdev_clean`. Record on an idle machine: the outputs show timings.
+notebook's folder), keeps the outputs but drops printed library warnings and messages that name a
+temporary folder, stops at the first error without writing, and then cleans the notebook
+with `nbdev_clean`. Record on an idle machine: the outputs show timings.
 """
 import argparse
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from execnb.nbio import read_nb, write_nb
@@ -29,11 +31,24 @@ def _skipped(cell):
     return bool(SKIP & flags)
 
 
+def _local(output)->bool:
+    "True for printed text about this machine: a library warning, or a temporary path"
+    text = ''.join(output.get('text', '')) if output.get('output_type') == 'stream' else ''
+    return (output.get('name') == 'stderr' and 'Warning' in text) or tempfile.gettempdir() in text
+
+
 def record(path:Path):
     "Execute the notebook at `path` and write it back with its outputs"
-    nb, shell = read_nb(path), CaptureShell(path)
+    nb, shell, ran = read_nb(path), CaptureShell(path), []
     with working_directory(path.parent):
-        shell.run_all(nb, exc_stop=True, preproc=_skipped)
+        try: shell.run_all(nb, exc_stop=True, preproc=_skipped, postproc=ran.append)
+        except Exception:
+            partial = Path(tempfile.gettempdir())/f'failed_{path.name}'
+            write_nb(nb, partial)
+            sys.exit(f"{path.name}: cell {ran[-1].get('id')} failed; the notebook is unchanged, the "
+                     f"outputs so far are in {partial}:\n{ran[-1].source}\n{shell.prettytb(fname=path)}")
+    for cell in nb.cells:  # warnings and messages naming files on this machine stay out of the docs
+        if cell.cell_type == 'code': cell.outputs = [o for o in cell.outputs if not _local(o)]
     write_nb(nb, path)
     subprocess.run([Path(sys.executable).parent/'nbdev_clean', '--fname', str(path)], check=True)
 
