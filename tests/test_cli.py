@@ -56,12 +56,17 @@ def test_bad_arguments_get_one_clear_line(tmp_path):
     assert (tmp_path/'mine.txt').read_text() == 'my notes'
 
 
+def record(folder):
+    "Every file below `folder` (a run's record) with its bytes"
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+
+
 def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
     out = tmp_path/'run'
     first = run(['finetune-course', 'demo', '--epochs', '1', '--size', '64', '--sample', '0.2',
                  '--out', str(out)], env=cache)
     assert first.returncode == 0, first.stderr
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = record(out)
     # A shell without job control starts background jobs with SIGINT ignored, and the child would
     # inherit that: give it the default handling, as a terminal's Ctrl-C would find it.
     proc = subprocess.Popen([str(BIN/'finetune-course'), 'demo', '--epochs', '30', '--size', '64',
@@ -72,7 +77,7 @@ def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert 'interrupted' in stderr
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert record(out) == before
 
 
 @offline
