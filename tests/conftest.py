@@ -40,3 +40,27 @@ def few(src, dest, per_class):
         (dest/d.name).mkdir(parents=True)
         for f in files[::max(1, len(files) // per_class)][:per_class]: shutil.copy(f, dest/d.name)
     return dest
+
+
+# The browser tests: Debian's Chromium driven by Playwright (no browser download). The dev
+# environment must have both (the Makefile sets FINETUNE_COURSE_REQUIRE_BROWSER=1 there); elsewhere,
+# e.g. in .venv-latest with only the installed package, the tests skip.
+REQUIRE_BROWSER = os.environ.get('FINETUNE_COURSE_REQUIRE_BROWSER') == '1'
+CHROMIUM = Path('/usr/bin/chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+
+
+@pytest.fixture(scope='session')
+def browser():
+    "One Chromium for the whole session: Playwright's sync API runs one instance per thread"
+    if not REQUIRE_BROWSER: pytest.importorskip('playwright.sync_api')
+    from playwright.sync_api import sync_playwright
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not found: `make browser` installs Debian's chromium"
+        if REQUIRE_BROWSER: pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +17,7 @@ REQUIRED = os.environ.get('FINETUNE_COURSE_REQUIRE_BROWSER') == '1'
 if not REQUIRED:
     pytest.importorskip('gradio')
     pytest.importorskip('playwright.sync_api')
-from playwright.sync_api import sync_playwright  # noqa: E402
 
-CHROMIUM = Path('/usr/bin/chromium')
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync', '--no-first-run']
 WAIT_MS = 60_000  # generous: the machine may be busy with other tests
 
 
@@ -87,18 +82,6 @@ def server(model_dir, tmp_path_factory):
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
-
-
-@pytest.fixture(scope='session')
-def browser():
-    if not CHROMIUM.exists():
-        message = "Debian's chromium is not installed: `apt-get install -y chromium`"
-        if REQUIRED: pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -32,12 +32,9 @@ def _need(module):
 
 
 _need('jupyter_book')
-sync_api = _need('playwright.sync_api')
+_need('playwright.sync_api')
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path('/usr/bin/chromium')
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync', '--no-first-run']
 sys.path.insert(0, str(ROOT/'tools'))
 import build_docs  # noqa: E402  (tools/ is not a package)
 
@@ -147,18 +144,6 @@ def server(site):
 
 class Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
-
-
-@pytest.fixture(scope='session')
-def browser():
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} not found: `make browser` installs Debian's chromium"
-        if REQUIRED: pytest.fail(message)
-        pytest.skip(message)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _expected(nb_path):
