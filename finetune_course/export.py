@@ -51,7 +51,11 @@ def _tfm_spec(t:Transform)->list:
         raise CourseError(f"The validation pipeline uses {name}, which is not a fastai "
                           "transform the safe export knows how to rebuild. Use fastai's "
                           "transforms, or `export_pickle` for a model only you will load.")
-    try: return [name, _plain(getattr(t, '__stored_args__', {}))]
+    params = inspect.signature(type(t).__init__).parameters  # newer fastcore stores no args:
+    args = getattr(t, '__stored_args__', None) or {  # read them back from the attributes
+        k: getattr(t, k) for k in params if k not in ('self', 'kwargs')
+        and hasattr(t, k) and not callable(getattr(t, k))}
+    try: return [name, _plain(args)]
     except TypeError as e:
         raise CourseError(f"The {name} transform has an argument of type {e} that cannot be "
                           "saved as JSON: use plain numbers and strings in its arguments, or "

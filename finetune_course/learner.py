@@ -57,7 +57,7 @@ def course_learner(
     path:str|Path='.',                  # where `save`, `export` and `lr_find` write files
     **kwargs,
 )->Learner:
-    "A `vision_learner` for `arch` with its ImageNet weights found offline and normalised for"
+    "A `vision_learner` for `arch` with its offline ImageNet weights and their normalisation"
     source = arch_source(arch)
     model = arch if source == 'timm' else getattr(torchvision.models, arch)
     weights = pretrained_kwargs(arch) if pretrained else {}
