@@ -40,7 +40,7 @@ check-readme: setup
 	$(BIN)/python tools/render_readme.py --check
 
 nbtest: setup
-	$(BIN)/nbdev_test
+	$(BIN)/nbdev_test --timing
 
 pytest: setup
 	$(BIN)/python -m pytest -q tests
@@ -72,6 +72,14 @@ docs: setup
 browser:
 	command -v chromium >/dev/null || \
 	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# Fashion-MNIST (Debian's dataset-fashion-mnist, MIT, 30 MB): the photos of clothes that the
+# head-from-a-class demo reads from /usr/share/datasets/fashion-mnist (nbs/api/04_learner.ipynb).
+.PHONY: fashion-mnist
+fashion-mnist:
+	test -d /usr/share/datasets/fashion-mnist || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist; }
+nbtest: fashion-mnist
 
 # In `make test` the browser test (tests/test_docs.py) must run: a missing browser fails it.
 pytest: browser

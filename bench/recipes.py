@@ -20,7 +20,7 @@ def run(recipe, size, seed, epochs, bs):
     set_seed(seed)
     path = course_data('emotions')
     dls = folder_dls(path/'train', size=size, bs=bs, num_workers=0)
-    learn = course_learner(dls)
+    learn = course_learner(dls, pretrained=getattr(RECIPES[recipe], 'pretrained', True))
     start = time.time()
     with learn.no_bar(), learn.no_logging(): RECIPES[recipe](learn, epochs)
     seconds = time.time() - start

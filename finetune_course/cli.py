@@ -49,11 +49,11 @@ def demo(
     dls = course_dls(sorted(kept) + [f for f in files if style_of(f) in valid_styles],
                      parent_label, path, size=size, bs=bs, valid_styles=valid_styles,
                      num_workers=0)
-    learn = course_learner(dls, arch)
+    learn = course_learner(dls, arch, pretrained=getattr(train, 'pretrained', True))
     train(learn, epochs)
     test_files = get_image_files(path/'test')
     test_error = test_error_rate(learn, test_files)
-    text = explain(learn, test_error, len(test_files))
+    text = explain(learn, test_error, len(test_files), sorted({style_of(f) for f in test_files}))
     print('\n' + text)
     results = dict(run_facts(learn), recipe=recipe, size=size, sample=sample, seed=seed,
                    valid_styles=valid_styles, test_error_rate=test_error,

@@ -9,6 +9,7 @@ __all__ = ['FORMAT', 'WEIGHTS', 'CONFIG', 'build_model', 'CourseModel', 'export_
 # %% ../nbs/api/07b_export.ipynb #304840a4
 import inspect
 import json
+import re
 from pathlib import Path
 
 import fastai.data.transforms
@@ -205,18 +206,34 @@ def _read_weights(path:Path, sha256:str)->dict:
            "from `learn.export` loads only through `load_pickle(path, trusted=True)`.")
     if not path.is_file(): raise CourseError(f"{path} is missing. {fix}")
     try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:150]
+    except Exception as e:  # torch's message is long: keep the line that names the cause
+        lines = [re.sub(r'\x1b\[[0-9;]*m', '', l).strip() for l in str(e).splitlines()]
+        cause = next((l for l in lines if 'Unsupported global' in l), lines[0] if lines else '')
+        reason = f"{type(e).__name__}: {cause.split('. Please')[0][:150]}"
         raise CourseError(f"{path} is not a state dict of weights (torch.load with "
                           f"weights_only=True refused it: {reason}). {fix}") from None
     if not isinstance(state, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise CourseError(f"{path} holds a {type(state).__name__}, not a state dict of "
-                          f"weights. {fix}")
+        kind = ('a dict of other things than tensors' if isinstance(state, dict)
+                else f'a {type(state).__name__}')
+        raise CourseError(f"{path} holds {kind}, not a state dict of weights. {fix}")
     if file_sha256(path) != sha256:
         raise CourseError(f"{path} has changed since it was exported (its checksum differs "
                           f"from the one in {CONFIG}). {fix}")
     return state
+
+# %% ../nbs/api/07b_export.ipynb #214c2b24
+def _misfit(model:nn.Module, state:dict)->str:
+    "Why `state` does not load into `model`, in words ('' if it does)"
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing, extra = [k for k in want if k not in state], [k for k in state if k not in want]
+    shapes = [k for k in want if k in state and tuple(state[k].shape) != want[k]]
+    if missing:
+        return f"{len(missing)} of the model's tensors are not in the file ({missing[0]}, ...)"
+    if extra: return f"the file has {len(extra)} tensors the model has not ({extra[0]}, ...)"
+    if shapes: return (f"{shapes[0]} has shape {tuple(state[shapes[0]].shape)} in the file, "
+                       f"{want[shapes[0]]} in the model")
+    return ''
 
 # %% ../nbs/api/07b_export.ipynb #ccb027ce
 def load_model(
@@ -227,11 +244,13 @@ def load_model(
     config = _read_config(folder)
     state = _read_weights(folder/WEIGHTS, config['sha256'])
     model = build_model(config)
-    try: model.load_state_dict(state)
-    except RuntimeError as e:
+    misfit = _misfit(model, state)
+    if misfit:
         raise CourseError(f"The weights in {folder/WEIGHTS} do not fit the {config['arch']} "
-                          f"model that {CONFIG} describes ({str(e).splitlines()[0]}). Export "
-                          "the model again with `export_model`.") from None
+                          f"model with {len(config['classes'])} classes that {CONFIG} describes: "
+                          f"{misfit}. Weights and config come from one export: export the model "
+                          "again with `export_model`.")
+    model.load_state_dict(state)
     return CourseModel(model, config)
 
 # %% ../nbs/api/07b_export.ipynb #2238e67b

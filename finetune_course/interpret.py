@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['CLEANING_HEADER', 'labelled_dl', 'CourseInterpretation', 'confusion_table', 'per_class', 'in_words',
-           'top_losses_table', 'propose_cleaning', 'write_cleaning_list']
+           'top_losses_table', 'propose_cleaning', 'write_cleaning_list', 'apply_cleaning']
 
 # %% ../nbs/api/07_interpret.ipynb #3b7719ff
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from fastai.interpret import ClassificationInterpretation
 from fastai.learner import Learner
 
 from .core import CourseError, atomic_write_text
+from .data import image_items
 
 # %% ../nbs/api/07_interpret.ipynb #fcad6c28
 def labelled_dl(
@@ -166,3 +168,34 @@ def write_cleaning_list(
     rows = pd.DataFrame(dict(file=[f.as_posix() for f in files], action=proposals['action'],
                              new_label=proposals['new_label'].fillna('')))
     return atomic_write_text(path, rows.to_csv(index=False, lineterminator='\n'))
+
+# %% ../nbs/api/07_interpret.ipynb #2a82d8d9
+def _is_cleaning_list(path:Path)->bool:
+    "True if `path` is a file that starts with the cleaning list's header"
+    return path.is_file() and (path.read_text(errors='replace').split('\n', 1)[0].strip()
+                               == CLEANING_HEADER)
+
+# %% ../nbs/api/07_interpret.ipynb #7e1e855e
+def apply_cleaning(
+    folder:str|Path,     # the class folders the list was written for (its `root`)
+    cleaning:str|Path,   # a cleaning list from `write_cleaning_list`
+)->pd.DataFrame:
+    "Every image in `folder` with its label, less the list's exclusions and with its relabels"
+    folder, cleaning = Path(folder), Path(cleaning)
+    if not _is_cleaning_list(cleaning):
+        raise CourseError(f"{cleaning} is not a cleaning list (its first line would be "
+                          f"{CLEANING_HEADER}): write one with `write_cleaning_list`.")
+    files = image_items(folder)
+    table = pd.DataFrame(dict(file=[Path(os.path.relpath(f, folder)).as_posix() for f in files],
+                              label=[parent_label(f) for f in files]))
+    where = {os.path.abspath(f): i for i, f in enumerate(files)}
+    todo = pd.read_csv(cleaning, dtype=str, keep_default_na=False)
+    rows = [where.get(os.path.abspath(folder/f)) for f in todo['file']]
+    unknown = [f for f, i in zip(todo['file'], rows) if i is None]
+    if unknown: raise CourseError(f"{cleaning} names {len(unknown)} file(s) that are not images in "
+                                  f"{folder}, such as {unknown[0]}: pass the folder the list was "
+                                  "written for (the `root` given to `write_cleaning_list`).")
+    relabel = todo['action'] == 'relabel'
+    table.loc[[i for i, r in zip(rows, relabel) if r], 'label'] = list(todo['new_label'][relabel])
+    excluded = [i for i, a in zip(rows, todo['action']) if a == 'exclude']
+    return table.drop(index=excluded).reset_index(drop=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import fastai
 import torch
 from fastai.callback.core import Callback
+from fastai.callback.schedule import LRFinder
 from fastai.learner import Learner, Recorder
 
 from .core import CourseError, replace_folder
@@ -27,6 +28,8 @@ class EpochLog(Callback):
     "Record every epoch's losses, metrics, steps, frozen layers and learning rates, across `fit`s"
     order = Recorder.order + 1
     def __init__(self): self.rows = []
+    def before_fit(self):  # `lr_find`'s trial steps are put back afterwards: not part of the run
+        self.trial = any(isinstance(cb, LRFinder) for cb in self.learn.cbs)
     def before_epoch(self):
         self.steps, self.start, opt = 0, time.time(), self.learn.opt
         if opt is None: return  # predicting with a loaded model: nothing trains
@@ -34,7 +37,7 @@ class EpochLog(Callback):
         self.trainable = sum(p.numel() for p in self.learn.model.parameters() if p.requires_grad)
         self.lrs = [0.0] * self.n_groups
     def after_batch(self):
-        if not self.training: return
+        if not self.training or self.trial: return
         self.steps += 1
         self.lrs = [max(lr, h['lr']) for lr, h in zip(self.lrs, self.learn.opt.hypers)]
     def after_epoch(self):

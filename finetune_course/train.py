@@ -236,13 +236,17 @@ def train(
     from finetune_course.record import run_facts
     from finetune_course.weights import pretrained_kwargs
     fit, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
+    if getattr(fit, 'own_learner', False):
+        raise CourseError(f"--recipe {p['recipe']} trains in its own Learner, so the checkpoints "
+                          "and early stopping of `train` cannot run: use it from Python "
+                          "(`compare_recipes`), or --recipe fit_head, its uncached twin.")
     out = check_out(p['out'], data)
     pretrained_kwargs(p['arch'])  # checks the name; a first use converts the weights, using RNG
     set_seed(p['seed'])  # before the DataLoaders: fastai seeds their shuffling when they are made
     dls, valid, test_files = train_dls(data, p['valid'], p['size'], p['bs'], p['seed'])
     checkpoints = Path(f"{out}.checkpoint")
-    learn = course_learner(dls, p['arch'], metrics=[error_rate, accuracy], path=checkpoints,
-                           model_dir='.')
+    learn = course_learner(dls, p['arch'], pretrained=getattr(fit, 'pretrained', True),
+                           metrics=[error_rate, accuracy], path=checkpoints, model_dir='.')
     saver = _save_callback()(p['monitor'])
     stop = [EarlyStoppingCallback(p['monitor'], patience=p['patience'], reset_on_fit=False)]
     lr = p['lr'] or inspect.signature(fit).parameters['lr'].default
