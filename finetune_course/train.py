@@ -210,7 +210,7 @@ def train(
     params:str=None,    # YAML file of settings (default: params.yaml here, if there is one)
     data:str=None,      # class folders, or train/ (+ valid/, test/) (default: the emotions data)
     arch:str=None,      # architecture, weights found offline (default: tf_efficientnet_lite0)
-    recipe:str=None,    # how to train: fit_head or fine_tune (default: fit_head)
+    recipe:str=None,    # how to train: fit_head, fine_tune, two_phase, head_lr or from_scratch (default: fit_head)
     epochs:int=None,    # passes over the training images (default: 10)
     lr:float=None,      # peak learning rate (default: the recipe's own)
     bs:int=None,        # batch size (default: 16)
