@@ -26,7 +26,7 @@ test: setup check-drift check-readme nbtest pytest latest
 
 # One thread per process in the tests. nbdev_test runs two notebooks at once (one per core), and
 # torch starts a thread per core in each: four threads on two cores made each training 10x slower
-# (measured: a 64 px epoch 9 s alone, 95 s beside a second one). One thread alone is no slower
+# (bench/threads.py: a 64 px epoch 9 s alone, 95 s beside a second one). One thread alone is no slower
 # here than two (9.2 s against 11.0 s). Numbers depend on the thread count; results record it.
 nbtest pytest latest: export OMP_NUM_THREADS = 1
 
