@@ -111,6 +111,8 @@ class CourseModel:
         config:dict,       # the folder's config: classes and the validation transforms
     ):
         self.model, self.config, self.classes = model.eval(), config, config['classes']
+        if config.get('channels_last'):  # the Learner's memory layout: its numbers exactly
+            self.model.to(memory_format=torch.channels_last)
         self.item_tfms = Pipeline([_make_tfm(s) for s in config['item_tfms']], split_idx=1)
         self.batch_tfms = Pipeline([_make_tfm(s) for s in config['batch_tfms']], split_idx=1)
 
@@ -141,7 +143,8 @@ def _config(learn:Learner)->dict:
                 item_tfms=[_tfm_spec(t) for t in learn.dls.valid.after_item.fs],
                 batch_tfms=[_tfm_spec(t) for t in learn.dls.valid.after_batch.fs],
                 mean=norm[0].mean.flatten().tolist() if norm else None,
-                std=norm[0].std.flatten().tolist() if norm else None)
+                std=norm[0].std.flatten().tolist() if norm else None,
+                channels_last=hasattr(learn, 'channels_last'))  # `course_learner(channels_last=...)`
 
 # %% ../nbs/api/07b_export.ipynb #df8285fc
 def _check_same(learn:Learner, model:CourseModel, n:int):
