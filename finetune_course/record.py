@@ -39,7 +39,7 @@ class EpochLog(Callback):
     def after_batch(self):
         if not self.training or self.trial: return
         self.steps += 1
-        self.lrs = [max(lr, h['lr']) for lr, h in zip(self.lrs, self.learn.opt.hypers)]
+        self.lrs = [max(lr, float(h['lr'])) for lr, h in zip(self.lrs, self.learn.opt.hypers)]
     def after_epoch(self):
         if self.steps == 0: return  # `validate` runs epoch events too, without training
         fit = self.rows[-1]['fit'] + (self.epoch == 0) if self.rows else 1
