@@ -48,12 +48,15 @@ check-readme: setup
 nbtest: setup
 	$(BIN)/nbdev_test --timing
 
+# Two workers, a test file each at a time (their session fixtures are per file): both cores busy,
+# one thread each, as in nbtest.
+PYTEST := python -m pytest -q -n 2 --dist loadfile
 pytest: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/$(PYTEST) tests
 
-$(LATEST)/bin/.installed: setup.py settings.ini
+$(LATEST)/bin/.installed: setup.py settings.ini Makefile
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
-	$(LATEST)/bin/pip install -q $(LATEST_TORCH) pytest
+	$(LATEST)/bin/pip install -q $(LATEST_TORCH) pytest pytest-xdist
 	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager . $(LATEST_TORCH)
 	touch $@
 
@@ -64,7 +67,7 @@ LATEST_TESTS := test_package.py test_cli.py test_offline.py
 latest: $(LATEST)/bin/.installed
 	$(LATEST)/bin/pip install -q --no-deps --force-reinstall .
 	$(LATEST)/bin/pip list 2>/dev/null | grep -iE '^(fastai|fastcore|torch|timm) '
-	cd tests && ../$(LATEST)/bin/python -m pytest -q $(LATEST_TESTS)
+	cd tests && ../$(LATEST)/bin/$(PYTEST) $(LATEST_TESTS)
 
 # The course website in _docs/: nbdev's doc processors, then Jupyter Book 1 (Quarto, which
 # nbdev_docs needs, cannot be installed here). Built with the network cut where `unshare -n` is
