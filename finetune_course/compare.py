@@ -24,7 +24,7 @@ from .record import run_facts
 class Comparison(NamedTuple):
     "What `compare_recipes` returns: the table, every run, the loss curves and the verdict"
     table: pd.DataFrame   # a row per recipe: means and standard deviations over the seeds
-    runs: pd.DataFrame    # a row per recipe and seed
+    runs: pd.DataFrame    # a row per recipe and seed, with its seconds and validation loss per epoch
     figure: Figure        # validation loss per epoch, a line per recipe (mean over the seeds)
     verdict: str          # which differences are larger than the seed-to-seed noise, in words
 
@@ -103,5 +103,5 @@ def compare_recipes(
                          epochs=g['epochs'].first(), seeds=g['seed'].count(),
                          threads=g['threads'].first())
     order = list(named)
-    return Comparison(table.reset_index()[list(COLUMNS)], runs.drop(columns='losses'),
+    return Comparison(table.reset_index()[list(COLUMNS)], runs,
                       _figure(runs, order), _verdict(runs, order))

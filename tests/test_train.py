@@ -1,6 +1,5 @@
 """`finetune-course train` end to end on tiny data: the record, bad settings, read-only data,
 interrupted runs and reruns with the same seed."""
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, run
+from finetune_course.core import folder_sha256
 from finetune_course.datasets import course_data
 
 def cli_command(*args):
@@ -38,15 +38,6 @@ def tiny_data(dest, classes=('angry', 'happy', 'sad'), per_style=4):
     (dest/'styles.csv').write_text('style,split\ngoogle,train\ntwitter,train\nopenmoji,valid\n'
                                    'fluent3d,test\n')
     return dest
-
-
-def tree_hash(path):
-    "One hash of every file name, mode and content below `path`"
-    digest = hashlib.sha256()
-    for f in sorted(Path(path).rglob('*')):
-        digest.update(f"{f.relative_to(path)}:{f.stat().st_mode}".encode())
-        if f.is_file(): digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 SETTINGS = ['--size', '64', '--bs', '8', '--seed', '0', '--quiet']
@@ -77,7 +68,7 @@ def env(work):
 @pytest.fixture(scope='module')
 def first(work, env):
     "A two-epoch run into runs/a, and the hash of the data folder before it"
-    before = tree_hash(work/'data')
+    before = folder_sha256(work/'data')
     result = cli('train', '--data', 'data', '--epochs', '2', '--out', 'runs/a', *SETTINGS,
                  env=env, cwd=work)
     return result, before
@@ -104,7 +95,7 @@ def test_end_to_end(work, first):
     assert len(history) == 3
     assert (out/'losses.png').read_bytes()[:4] == b'\x89PNG'
     assert 'Saved results.json' in result.stdout
-    assert tree_hash(work/'data') == data_before, "the run wrote into the data folder"
+    assert folder_sha256(work/'data') == data_before, "the run wrote into the data folder"
     assert not (work/'runs'/'a.checkpoint').exists()
 
 
@@ -143,7 +134,7 @@ def bad(args, work, env):
 
 
 def test_bad_settings_are_refused_before_training(work, env):
-    before = tree_hash(work/'data')
+    before = folder_sha256(work/'data')
     (work/'a_file').write_text('mine')
     (work/'typo').mkdir()
     (work/'typo'/'params.yaml').write_text('data: ../data\nepoch: 3\n')
@@ -172,7 +163,7 @@ def test_bad_settings_are_refused_before_training(work, env):
         assert stderr.startswith('finetune-course: error: ')
     assert not (work/'runs'/'bad').exists() and not (work/'data'/'runs').exists()
     assert (work/'a_file').read_text() == 'mine'
-    assert tree_hash(work/'data') == before
+    assert folder_sha256(work/'data') == before
 
 
 NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups']
@@ -187,13 +178,13 @@ def test_read_only_data_and_unwritable_out(work, env):
     for p in [data, *data.rglob('*')]: p.chmod(0o555 if p.is_dir() else 0o444)
     runs = work/'nobody'
     runs.mkdir(); os.chown(runs, 65534, 65534)
-    before = tree_hash(data)
+    before = folder_sha256(data)
     env = {**env, 'FINETUNE_COURSE_WEIGHTS': str(runs/'weights')}  # root's files are 0600
     result = run([*NOBODY, *cli_command('train', '--data', data, '--epochs', '1',
                                         '--out', runs/'a', *SETTINGS)], env=env, cwd=runs)
     assert result.returncode == 0, result.stderr
     assert json.loads((runs/'a'/'results.json').read_text())['epochs'] == 1
-    assert tree_hash(data) == before
+    assert folder_sha256(data) == before
     result = run([*NOBODY, *cli_command('train', '--data', data, '--out', work/'runs'/'x')],
                  env=env, cwd=runs)
     assert result.returncode == 2 and 'Cannot write in' in result.stderr, result.stderr
