@@ -1,14 +1,18 @@
 """A plain PyTorch transfer-learning loop against the course's recipes, in one run (see bench/README.md).
 
-Usage: .venv/bin/python bench/baseline.py [--epochs 10] [--cached-epochs 30] [--size 128] [--threads 1]
-       [--seed 42] [--runs NAME ...]
+Usage: .venv/bin/python bench/baseline.py [--epochs 10] [--cached-epochs 30] [--tune-epochs 8]
+       [--size 128] [--threads 1] [--seeds 42 43 44] [--jobs 2] [--runs NAME ...]
 
 The baseline is written the way PyTorch's transfer-learning tutorial writes it: torchvision
 `ImageFolder`, RandomResizedCrop + flip for training and Resize + CenterCrop for validation,
 SGD lr 1e-3 momentum 0.9, `StepLR(7, 0.1)`, every layer trained, plain `for` loops. Every run uses
 the same split (the training styles against the validation styles of `styles.csv`), the same
 EfficientNet-Lite0 ImageNet weights, image size, batch size, seed and thread count. Each run is
-a fresh process, so each has its own peak RSS; the table is printed as Markdown.
+a fresh process, so each has its own peak RSS; `--jobs 2` runs two at once (one thread each, so they
+do not slow each other on two cores: bench/threads.py). Every run reports its validation accuracy
+at its best epoch, and its final model's validation and test accuracy (the loop's test accuracy is
+taken at its best validation epoch, as a best checkpoint would keep it); the tables, per run and
+mean ± std over the seeds, are printed as Markdown.
 """
 import argparse
 import json
@@ -18,7 +22,7 @@ import subprocess
 import sys
 import time
 
-RUNS = ('baseline', 'fine_tune', 'fit_head', 'cached_head')
+RUNS = ('baseline', 'fine_tune', 'fit_head', 'cached_head', 'probe', 'probe_then_tune')
 
 
 def emotions_split():
@@ -52,8 +56,10 @@ def run_baseline(epochs, size, bs, seed):
                                          transforms.CenterCrop(size), transforms.ToTensor(), norm])}
     keep = {'train': lambda f: style_of(f) not in valid_styles, 'valid': lambda f: style_of(f) in valid_styles}
     sets = {k: datasets.ImageFolder(path/'train', tfms[k], is_valid_file=keep[k]) for k in tfms}
+    sets['test'] = datasets.ImageFolder(path/'test', tfms['valid'])
     loaders = {k: torch.utils.data.DataLoader(sets[k], batch_size=bs, shuffle=k == 'train')
                for k in sets}
+    assert sets['test'].classes == sets['train'].classes
     model = timm.create_model('tf_efficientnet_lite0', pretrained=True, num_classes=len(sets['train'].classes),
                               **pretrained_kwargs('tf_efficientnet_lite0'))
     criterion = nn.CrossEntropyLoss()
@@ -61,7 +67,8 @@ def run_baseline(epochs, size, bs, seed):
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
     history, start = [], time.time()
     for epoch in range(epochs):
-        for phase in ('train', 'valid'):
+        accuracy = {}
+        for phase in ('train', 'valid', 'test'):
             model.train(phase == 'train')
             right = 0
             for xb, yb in loaders[phase]:
@@ -74,7 +81,9 @@ def run_baseline(epochs, size, bs, seed):
                         optimizer.step()
                 right += (out.argmax(1) == yb).sum().item()
             if phase == 'train': scheduler.step()
-        history.append(dict(accuracy=right / len(sets['valid']), seconds=time.time() - start))
+            accuracy[phase] = right / len(sets[phase])
+        history.append(dict(accuracy=accuracy['valid'], test_accuracy=accuracy['test'],
+                            seconds=time.time() - start))
     return history, len(sets['train']), len(sets['valid'])
 
 
@@ -86,7 +95,7 @@ def run_course(name, epochs, size, bs, seed):
     from finetune_course.learner import course_learner
     from finetune_course.recipes import get_recipe
     recipe = get_recipe(name)
-    path, train, valid, _ = emotions_split()
+    path, train, valid, test = emotions_split()
     set_seed(seed)  # before the DataLoaders: fastai seeds their shuffling when they are made
     dls = course_dls(sorted(train) + sorted(valid), parent_label, path, size=size, bs=bs,
                      valid_styles=default_valid_styles(path), num_workers=0)
@@ -95,11 +104,14 @@ def run_course(name, epochs, size, bs, seed):
     with learn.no_bar(), learn.no_logging():
         recipe(learn, epochs - 1 if name == 'fine_tune' else epochs)  # fine_tune adds a frozen epoch
     seconds = time.time() - start
+    with learn.no_bar(), learn.no_logging():
+        test_error = learn.validate(dl=learn.dls.test_dl(test, with_labels=True))[1]
     rows = learn.epoch_log.rows
     # Time outside the epochs (computing a feature cache, making the optimizer) counts from the start.
     overhead = seconds - sum(r['seconds'] for r in rows)
     elapsed = [overhead + sum(r['seconds'] for r in rows[:i + 1]) for i in range(len(rows))]
     history = [dict(accuracy=1 - r['error_rate'], seconds=s) for r, s in zip(rows, elapsed)]
+    history[-1]['test_accuracy'] = 1 - float(test_error)
     return history, len(dls.train_ds), len(dls.valid_ds)
 
 
@@ -111,24 +123,39 @@ def one(name, epochs, size, bs, seed, threads):
     start = time.time()
     history, n_train, n_valid = runner(epochs, size, bs, seed)
     best = max(history, key=lambda h: h['accuracy'])
-    print(json.dumps(dict(run=name, best_accuracy=best['accuracy'],
+    final = best if name == 'baseline' else history[-1]  # the loop keeps its best epoch
+    print(json.dumps(dict(run=name, seed=seed, best_accuracy=best['accuracy'],
+                          valid_accuracy=final['accuracy'], test_accuracy=final['test_accuracy'],
                           best_epoch=history.index(best) + 1, seconds_to_best=best['seconds'],
                           train_seconds=history[-1]['seconds'], last_accuracy=history[-1]['accuracy'],
                           wall_seconds=time.time() - start, n_train=n_train, n_valid=n_valid,
                           threads=torch.get_num_threads(), torch=torch.__version__)))
 
 
-def measure(name, args):
-    "Run `name` in a fresh process; its result with its peak RSS in MB"
-    epochs = args.cached_epochs if name == 'cached_head' else args.epochs  # its epochs are cheap
+EPOCHS = {'cached_head': 'cached_epochs', 'probe_then_tune': 'tune_epochs', 'probe': None}
+
+def measure(job):
+    "Run one (name, seed) in a fresh process; its result with its peak RSS in MB"
+    name, seed, args = job
+    key = EPOCHS.get(name, 'epochs')
+    epochs = getattr(args, key) if key else 1
     cmd = [sys.executable, __file__, '--one', name, '--epochs', str(epochs), '--size',
-           str(args.size), '--bs', str(args.bs), '--seed', str(args.seed), '--threads', str(args.threads)]
+           str(args.size), '--bs', str(args.bs), '--seed', str(seed), '--threads', str(args.threads)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     if status: sys.exit(f'{name} failed')
-    return dict(json.loads(out.strip().splitlines()[-1]), peak_rss_mb=round(usage.ru_maxrss / 1024))
+    result = dict(json.loads(out.strip().splitlines()[-1]), peak_rss_mb=round(usage.ru_maxrss / 1024))
+    print(json.dumps(result), file=sys.stderr, flush=True)
+    return result
+
+
+def mean_std(values):
+    "'mean ± std' of `values` (std over the seeds, n-1)"
+    import statistics
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f'{statistics.mean(values):.3f} ± {sd:.3f}'
 
 
 if __name__ == '__main__':
@@ -136,30 +163,45 @@ if __name__ == '__main__':
     parser.add_argument('--runs', nargs='+', default=list(RUNS))
     parser.add_argument('--epochs', type=int, default=10)
     parser.add_argument('--cached-epochs', type=int, default=30, help="cached_head's epochs")
+    parser.add_argument('--tune-epochs', type=int, default=8, help="probe_then_tune's epochs")
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--bs', type=int, default=16)
-    parser.add_argument('--seed', type=int, default=42)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[42, 43, 44])
+    parser.add_argument('--seed', type=int, default=42, help=argparse.SUPPRESS)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--jobs', type=int, default=1, help='runs at once, each in its own process')
     parser.add_argument('--one', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         one(args.one, args.epochs, args.size, args.bs, args.seed, args.threads)
         sys.exit()
+    import statistics
+    from concurrent.futures import ThreadPoolExecutor
     import torch
     print(f'{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, '
-          f'{args.threads} threads, {args.epochs} epochs ({args.cached_epochs} for cached_head) at '
-          f'{args.size} px, bs {args.bs}, seed {args.seed}\n')
-    results = [measure(name, args) for name in args.runs]
-    print('| run | best valid accuracy | at epoch | seconds to best | training seconds | peak RSS MB |')
-    print('|---|---|---|---|---|---|')
+          f'{args.threads} threads a run, {args.jobs} runs at once, {args.epochs} epochs '
+          f'({args.cached_epochs} for cached_head, {args.tune_epochs} for probe_then_tune) at '
+          f'{args.size} px, bs {args.bs}, seeds {args.seeds}\n')
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(measure, [(n, s, args) for n in args.runs for s in args.seeds]))
+    print('| run | seed | valid accuracy | test accuracy | best valid (epoch) | seconds to best | '
+          'training seconds | peak RSS MB |')
+    print('|---|---|---|---|---|---|---|---|')
     for r in results:
-        print(f"| {r['run']} | {r['best_accuracy']:.3f} | {r['best_epoch']} | {r['seconds_to_best']:.1f} "
-              f"| {r['train_seconds']:.1f} | {r['peak_rss_mb']} |")
-    base = next((r for r in results if r['run'] == 'baseline'), None)
-    tune = next((r for r in results if r['run'] == 'fine_tune'), None)
-    for r in results:
-        if base and r is not base:
-            print(f"{r['run']}: {100 * (r['best_accuracy'] - base['best_accuracy']):+.1f} points over "
-                  f"the baseline's best, in {r['seconds_to_best'] / base['seconds_to_best']:.2f} of its "
-                  f"time to best" + (f", {r['seconds_to_best'] / tune['seconds_to_best']:.2f} of "
-                                     "fine_tune's" if tune and r is not tune else ''))
+        print(f"| {r['run']} | {r['seed']} | {r['valid_accuracy']:.3f} | {r['test_accuracy']:.3f} | "
+              f"{r['best_accuracy']:.3f} ({r['best_epoch']}) | {r['seconds_to_best']:.1f} | "
+              f"{r['train_seconds']:.1f} | {r['peak_rss_mb']} |")
+    print('\n| run | valid accuracy | test accuracy | seconds to best | training seconds |')
+    print('|---|---|---|---|---|')
+    by = {n: [r for r in results if r['run'] == n] for n in args.runs}
+    mean = lambda n, k: statistics.mean(r[k] for r in by[n])
+    for n, rs in by.items():
+        print(f"| {n} | {mean_std([r['valid_accuracy'] for r in rs])} | "
+              f"{mean_std([r['test_accuracy'] for r in rs])} | {mean(n, 'seconds_to_best'):.1f} | "
+              f"{mean(n, 'train_seconds'):.1f} |")
+    if 'baseline' in by:
+        for n in (n for n in by if n != 'baseline'):
+            print(f"{n}: {100 * (mean(n, 'valid_accuracy') - mean('baseline', 'valid_accuracy')):+.1f} "
+                  f"points on validation, {100 * (mean(n, 'test_accuracy') - mean('baseline', 'test_accuracy')):+.1f} "
+                  f"on test, in {mean(n, 'train_seconds') / mean('baseline', 'seconds_to_best'):.2f} "
+                  "of the loop's time to its best epoch")

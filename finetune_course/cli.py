@@ -21,11 +21,11 @@ from .train import dvc_init, train
 def demo(
     out:str|Path='runs/demo',          # folder for the run's record (replaced as a whole)
     arch:str='tf_efficientnet_lite0',  # architecture; its ImageNet weights are found offline
-    recipe:str='fit_head',             # how to train: a name in `finetune_course.recipes.RECIPES`
-    epochs:int=10,                     # passes over the training images
+    recipe:str='probe_then_tune',      # how to train: a name in `finetune_course.recipes.RECIPES`
+    epochs:int=8,                      # passes over the training images
     size:int=128,                      # side of the square images are resized to
     bs:int=16,                         # batch size
-    sample:float=0.5,                  # share of the training styles' images to train on
+    sample:float=1.0,                  # share of the training styles' images to train on
     seed:int=42,                       # seed of the sample, the new head and the batch order
 )->dict:
     "Fine-tune `arch` on the embedded emotions data, explain the run, and save its record in `out`"

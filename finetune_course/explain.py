@@ -63,12 +63,16 @@ def _table_lines(rows):
 def _steps_line(f, learn):
     "Steps per epoch as fastai computes them, checked against the epoch log and the recorder"
     n, bs, rows = f['n_train'], f['batch_size'], f['history']
-    expected = n // bs if f['drop_last'] else math.ceil(n / bs)
-    rule = (f"{n} // {bs}: fastai drops the last, incomplete batch" if f['drop_last']
-            else f"{n} / {bs}, rounded up")
-    logged, recorded = sum(r['steps'] for r in rows), len(learn.recorder.losses)
+    views = rows[-1].get('views', 1)  # 2: each image also mirrored (`probe_then_tune`)
+    seen = n * views
+    expected = seen // bs if f['drop_last'] else math.ceil(seen / bs)
+    rule = (f"{seen} // {bs}: fastai drops the last, incomplete batch" if f['drop_last']
+            else f"{seen} / {bs}, rounded up")
+    logged = sum(r['steps'] for r in rows)
+    recorded = len(getattr(learn.recorder, 'losses', []))  # none if a recipe's own Learner trained
     last_fit = sum(r['steps'] for r in rows if r['fit'] == rows[-1]['fit'])
-    line = (f"The model saw {n} training images in batches of {bs}: {expected} steps per epoch "
+    also = f" and each one mirrored ({seen} in all)" if views == 2 else ""
+    line = (f"The model saw {n} training images{also} in batches of {bs}: {expected} steps per epoch "
             f"({rule}), {expected * len(rows)} steps in {len(rows)} epochs.")
     if logged != expected * len(rows) or recorded not in (0, last_fit):  # 0: reset by `validate`
         return line + (f" But the epoch log counted {logged} steps, and the recorder {recorded} "

@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .core import CourseError, did_you_mean
+from .probe import _is_stage, adopt_log, probe, probe_then_tune
 from .record import EpochLog
 
 # %% ../nbs/api/04a_recipes.ipynb #0b4dac7c
@@ -42,14 +43,6 @@ def fine_tune(
     learn.fine_tune(epochs, lr, freeze_epochs=freeze_epochs)
 
 # %% ../nbs/api/04a_recipes.ipynb #8ca49c8b
-def _is_stage(m:nn.Module)->bool:
-    "A container whose children are all blocks of one kind (not plain layers, not containers)"
-    kids = list(m.children())
-    return (isinstance(m, (nn.Sequential, nn.ModuleList)) and len(kids) > 0
-            and len({type(k) for k in kids}) == 1
-            and not isinstance(kids[0], (nn.Sequential, nn.ModuleList))
-            and len(list(kids[0].children())) > 0)
-
 def last_block(
     learn:Learner,   # a Learner from `vision_learner` or `course_learner`: `model[0]` is the body
 )->nn.Module:
@@ -140,18 +133,16 @@ def cached_head(
     epochs:int,      # passes over the cached features: cheap, so many
     lr:float=1e-2,   # peak learning rate of the one-cycle schedule
     bs:int=None,     # batch size of the features (default: the images' batch size)
+    cbs:list=None,   # callbacks of the head's training, e.g. a best checkpoint, early stopping
 ):
     "A fixed feature extractor: the head trained on the frozen, eval-mode body's cached activations"
     feats = Learner(cached_features(learn, bs), learn.model[1][1:], loss_func=learn.loss_func,
-                    metrics=learn.metrics, cbs=EpochLog())
+                    metrics=learn.metrics, cbs=[EpochLog(), *(cbs or [])])
     if not hasattr(learn, 'progress'): feats.remove_cb(ProgressCallback)  # `learn.no_bar()`
     feats.logger = learn.logger  # `learn.no_logging()`
+    feats.outer = learn  # a checkpoint callback saves the whole model, `learn.model`
     feats.fit_one_cycle(epochs, lr)
-    log, n = learn.epoch_log.rows, len(learn.opt.param_lists)
-    fit = log[-1]['fit'] + 1 if log else 1
-    for row in feats.epoch_log.rows:
-        log.append(row | dict(epoch=len(log) + 1, fit=fit, frozen_groups=n - 1, n_groups=n,
-                              lrs=[0.0] * (n - 1) + row['lrs']))
+    adopt_log(learn, feats, trained=1)
 
 cached_head.own_learner = True  # it trains another Learner: callbacks on `learn` never run
 
@@ -169,7 +160,8 @@ from_scratch.pretrained = False  # callers make its Learner with `pretrained=Fal
 
 # %% ../nbs/api/04a_recipes.ipynb #c4c1cc4f
 RECIPES = dict(fit_head=fit_head, fine_tune=fine_tune, two_phase=two_phase, head_lr=head_lr,
-               cached_head=cached_head, from_scratch=from_scratch)
+               cached_head=cached_head, from_scratch=from_scratch, probe=probe,
+               probe_then_tune=probe_then_tune)
 
 def get_recipe(
     name:str,   # a key of `RECIPES`

@@ -24,7 +24,7 @@ from .core import (CourseError, atomic_write, atomic_write_text, did_you_mean,
 
 # %% ../nbs/api/06a_train.ipynb #d8a1e182
 DEFAULTS = dict(
-    data=None, arch='tf_efficientnet_lite0', recipe='fit_head', epochs=10, lr=None, bs=16,
+    data=None, arch='tf_efficientnet_lite0', recipe='probe_then_tune', epochs=8, lr=None, bs=16,
     size=128, seed=42, valid='auto', out='runs/train', monitor='valid_loss', patience=None,
     quiet=False)
 TYPES = dict(data=str, arch=str, recipe=str, epochs=int, lr=float, bs=int, size=int, seed=int,
@@ -128,22 +128,27 @@ def _save_callback():
 
     class AtomicSaveModel(SaveModelCallback):
         "fastai's `SaveModelCallback`, saving the best weights as a state dict, atomically"
+        # A recipe that trains in a Learner of its own (on cached activations) marks it with
+        # `outer`, the Learner whose whole model is saved and restored.
         def __init__(self, monitor='valid_loss', fname='best'):
             super().__init__(monitor=monitor, fname=fname, reset_on_fit=False)
             self.best_epoch = None
+        @property
+        def whole(self): return getattr(self.learn, 'outer', self.learn)
         def _save(self, name):
-            file = self.learn.path/self.learn.model_dir/f'{name}.pth'
+            file = self.whole.path/self.whole.model_dir/f'{name}.pth'
             self.last_saved_path = atomic_write(
-                file, lambda tmp: save_model(tmp, self.learn.model, None, with_opt=False))
+                file, lambda tmp: save_model(tmp, self.whole.model, None, with_opt=False))
         def after_epoch(self):
             TrackerCallback.after_epoch(self)
             if not self.new_best: return
-            self.best_epoch = len(self.learn.epoch_log.rows)  # counted across fits
+            inner = self.learn.epoch_log.rows if self.whole is not self.learn else []
+            self.best_epoch = len(self.whole.epoch_log.rows) + len(inner)  # counted across fits
             self._save(self.fname)
             print(f"Epoch {self.best_epoch}: best {self.monitor} so far ({self.best:.4f}), "
                   f"saved to {self.last_saved_path.name}")
         def after_fit(self):
-            if self.best_epoch is not None: self.learn.load(self.fname, with_opt=False)
+            if self.best_epoch is not None: self.whole.load(self.fname, with_opt=False)
     return AtomicSaveModel
 
 # %% ../nbs/api/06a_train.ipynb #62ec9c4e
@@ -210,8 +215,8 @@ def train(
     params:str=None,    # YAML file of settings (default: params.yaml here, if there is one)
     data:str=None,      # class folders, or train/ (+ valid/, test/) (default: the emotions data)
     arch:str=None,      # architecture, weights found offline (default: tf_efficientnet_lite0)
-    recipe:str=None,    # how to train: fit_head, fine_tune, two_phase, head_lr or from_scratch (default: fit_head)
-    epochs:int=None,    # passes over the training images (default: 10)
+    recipe:str=None,    # how to train: a name in `RECIPES` (default: probe_then_tune)
+    epochs:int=None,    # passes over the training images (default: 8)
     lr:float=None,      # peak learning rate (default: the recipe's own)
     bs:int=None,        # batch size (default: 16)
     size:int=None,      # side of the square images are resized to (default: 128)
@@ -236,10 +241,11 @@ def train(
     from finetune_course.record import run_facts
     from finetune_course.weights import pretrained_kwargs
     fit, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
-    if getattr(fit, 'own_learner', False):
-        raise CourseError(f"--recipe {p['recipe']} trains in its own Learner, so the checkpoints "
-                          "and early stopping of `train` cannot run: use it from Python "
-                          "(`compare_recipes`), or --recipe fit_head, its uncached twin.")
+    own = getattr(fit, 'own_learner', False)
+    if own and 'cbs' not in inspect.signature(fit).parameters:
+        raise CourseError(f"--recipe {p['recipe']} trains no epochs, so `train` has no best epoch "
+                          "to keep: use it from Python (`compare_recipes`), or --recipe "
+                          "probe_then_tune, which starts from it.")
     out = check_out(p['out'], data)
     pretrained_kwargs(p['arch'])  # checks the name; a first use converts the weights, using RNG
     set_seed(p['seed'])  # before the DataLoaders: fastai seeds their shuffling when they are made
@@ -253,9 +259,9 @@ def train(
     (checkpoints/'best.pth').unlink(missing_ok=True)  # an interrupted earlier run's
     had_record = (out/'results.json').exists()
     try:
-        with learn.added_cbs([saver] + (stop if p['patience'] else [])), \
-             (learn.no_bar() if p['quiet'] else nullcontext()):
-            fit(learn, p['epochs'], lr)
+        cbs = [saver] + (stop if p['patience'] else [])
+        with learn.added_cbs([] if own else cbs), (learn.no_bar() if p['quiet'] else nullcontext()):
+            fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
     except KeyboardInterrupt:
         print(_interrupted(out, saver, had_record), file=sys.stderr)
         raise

@@ -30,7 +30,8 @@ def test_demo_end_to_end(tmp_path, cache):
     assert 'steps per epoch' in result.stdout and 'error rate' in result.stdout
     results = json.loads((out/'results.json').read_text())
     assert results['epochs'] == 2 and len(results['history']) == 2
-    assert results['steps_per_epoch'] == results['n_train'] // results['batch_size']
+    # the default recipe trains on each image and its mirror image: twice the images a step counts
+    assert results['steps_per_epoch'] == 2 * results['n_train'] // results['batch_size']
     assert 0 <= results['test_error_rate'] <= 1
     assert (out/'losses.png').read_bytes()[:4] == b'\x89PNG'
     assert (out/'explanation.txt').read_text().strip() in result.stdout
@@ -70,7 +71,7 @@ def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
     # A shell without job control starts background jobs with SIGINT ignored, and the child would
     # inherit that: give it the default handling, as a terminal's Ctrl-C would find it.
     proc = subprocess.Popen([str(BIN/'finetune-course'), 'demo', '--epochs', '30', '--size', '64',
-                             '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             '--recipe', 'fit_head', '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(20)
     proc.send_signal(signal.SIGINT)
