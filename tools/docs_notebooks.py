@@ -10,7 +10,8 @@ The pages show the notebooks' committed outputs: of the cells nbdev's doc step w
 their imports, only the imports run (definitions and `show_doc` calls run in full, as the page
 shows what they make). A cell that fails there is reported with its cell id and error, and
 tools/build_docs.py stops. fastprogress's progress bars are taken out of the outputs, leaving
-what they leave on a terminal once done: fastai's results table (as fastai's own docs show it).
+what they leave on a terminal once done: fastai's results table (as fastai's own docs show it);
+so are outputs that show nothing (a blank line, an empty string).
 Run as `python tools/docs_notebooks.py SRC DST [SRC DST ...]` it does step 1 in this process and
 prints the cells that failed as JSON.
 """
@@ -239,15 +240,17 @@ def _as_terminal(text:str)->str:
     return '\n'.join(lines)
 
 
-def without_progress_bars(outputs:list)->list:
-    "A cell's `outputs` without fastprogress's bars, keeping the results table they print with"
+def plain_outputs(outputs:list)->list:
+    """A cell's `outputs` without fastprogress's bars (keeping the results table they print with),
+    and without outputs that show nothing: a blank line printed, an empty string returned"""
     kept = []
     for out in outputs:
         if out.get('output_type') == 'stream':
             text = ''.join(out['text'])
-            if '\r' in text:
-                out['text'] = _as_terminal(text)
-                if not out['text'].strip(): continue
+            if '\r' in text: text = out['text'] = _as_terminal(text)
+            if not text.strip(): continue
+        if out.get('data', {}).keys() == {'text/plain'} and \
+            ''.join(out['data']['text/plain']) in ("''", '""'): continue
         html = ''.join(out.get('data', {}).get('text/html', ''))
         if '<progress' in html:
             html = _re_bar_html.sub('', html)
@@ -277,7 +280,7 @@ def plain_notebook(nb, link, entries):
             if 'code-fold' in directives: tags.add('hide-input')
             cell.source = '\n'.join(l for l in lines if not _re_directive.match(l)).strip()
             if tags: cell.metadata['tags'] = sorted(tags)
-            cell.outputs = without_progress_bars(cell.get('outputs', []))
+            cell.outputs = plain_outputs(cell.get('outputs', []))
             for out in cell.outputs:
                 data = out.get('data', {})
                 if 'text/markdown' in data:
