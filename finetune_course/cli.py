@@ -128,7 +128,7 @@ def plain_table(
 ):
     """fastai's results table as plain lines, without progress bars, in a log file or a pipe
     (there fastprogress would print each refresh of each bar, as it cannot tell)"""
-    if plain is None: plain = not sys.stdout.isatty()
+    if plain is None: plain = not getattr(sys.stdout, 'isatty', lambda: False)()
     if not plain:
         yield
         return
