@@ -398,7 +398,7 @@ VISIBLE_SEARCH = """() => [...document.querySelectorAll('.search-button-field, .
 
 
 @pytest.mark.parametrize('width', [390, 1280])
-def test_menu_and_contents_open_on_a_phone(site, server, browser, tmp_path, width):
+def test_menu_contents_and_search_at_phone_and_desktop_widths(site, server, browser, tmp_path, width):
     """At a phone's width the visible menu and contents buttons open the sidebar and the page's table
     of contents; a desktop shows one search box. Screenshots of a lesson and an API page."""
     pages = built_pages(site)
