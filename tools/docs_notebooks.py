@@ -11,7 +11,8 @@ their imports, only the imports run (definitions and `show_doc` calls run in ful
 shows what they make). A cell that fails there is reported with its cell id and error, and
 tools/build_docs.py stops. fastprogress's progress bars are taken out of the outputs, leaving
 what they leave on a terminal once done: fastai's results table (as fastai's own docs show it);
-so are outputs that show nothing (a blank line, an empty string).
+so are outputs that show nothing (a blank line, an empty string); a printed Markdown table is
+shown as a table.
 Run as `python tools/docs_notebooks.py SRC DST [SRC DST ...]` it does step 1 in this process and
 prints the cells that failed as JSON.
 """
@@ -240,15 +241,22 @@ def _as_terminal(text:str)->str:
     return '\n'.join(lines)
 
 
+_re_md_table = re.compile(r'\|[^\n]*\|[ \t]*\n\|[-:| \t]+\|[ \t]*(\n\|[^\n]*\|[ \t]*)+')  # printed
+
+
 def plain_outputs(outputs:list)->list:
     """A cell's `outputs` without fastprogress's bars (keeping the results table they print with),
-    and without outputs that show nothing: a blank line printed, an empty string returned"""
+    and without outputs that show nothing: a blank line printed, an empty string returned. A
+    printed Markdown table is shown as a table."""
     kept = []
     for out in outputs:
         if out.get('output_type') == 'stream':
             text = ''.join(out['text'])
             if '\r' in text: text = out['text'] = _as_terminal(text)
             if not text.strip(): continue
+            if _re_md_table.fullmatch(text.strip()):  # `dvc exp show --md`: shown as the table it is
+                out = dict(output_type='display_data', metadata={},
+                           data={'text/markdown': text.strip(), 'text/plain': text})
         if out.get('data', {}).keys() == {'text/plain'} and \
             ''.join(out['data']['text/plain']) in ("''", '""'): continue
         html = ''.join(out.get('data', {}).get('text/html', ''))
