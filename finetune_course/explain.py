@@ -23,6 +23,10 @@ def _tables(rows):
     return list(tables.values())
 
 def _frozen(row): return row['n_groups'] > 1 and row['frozen_groups'] == row['n_groups'] - 1
+def _count(n, word):
+    "`n` and the noun in its right number: 1 epoch, 3 epochs"
+    return f"{n} {word}{'s' * (n != 1)}"
+
 def _span(first, last): return f"epoch {first}" if first == last else f"epochs {first}-{last}"
 
 def _layers(row):
@@ -72,13 +76,14 @@ def _steps_line(f, learn):
     recorded = len(getattr(learn.recorder, 'losses', []))  # none if a recipe's own Learner trained
     last_fit = sum(r['steps'] for r in rows if r['fit'] == rows[-1]['fit'])
     also = f" and each one mirrored ({seen} in all)" if views == 2 else ""
-    line = (f"The model saw {n} training images{also} in batches of {bs}: {expected} steps per epoch "
-            f"({rule}), {expected * len(rows)} steps in {len(rows)} epochs.")
+    line = (f"The model saw {n} training images{also} in batches of {bs}: {_count(expected, 'step')} per "
+            f"epoch ({rule}), {_count(expected * len(rows), 'step')} in "
+            f"{_count(len(rows), 'epoch')}.")
     if logged != expected * len(rows) or recorded not in (0, last_fit):  # 0: reset by `validate`
-        return line + (f" But the epoch log counted {logged} steps, and the recorder {recorded} "
-                       f"for the last table ({last_fit} expected): a fit was stopped early, or "
-                       "the DataLoaders changed between fits.")
-    return line + f" The epoch log counted {logged} steps" + (
+        return line + (f" But the epoch log counted {_count(logged, 'step')}, and the recorder "
+                       f"{recorded} for the last table ({last_fit} expected): a fit was stopped "
+                       "early, or the DataLoaders changed between fits.")
+    return line + f" The epoch log counted {_count(logged, 'step')}" + (
         f", and fastai's recorder {recorded} for the last table, as expected." if recorded else ".")
 
 _METRICS = {'error_rate': "the share of validation images the model got wrong",
@@ -108,9 +113,9 @@ def valid_below_train(
     if not last['valid_loss'] < last['train_loss']: return None
     return ("validation loss below training loss", f"Validation loss below training loss: "
             f"{last['valid_loss']:.3f} against {last['train_loss']:.3f} in the last epoch ({n} of "
-            f"{f['epochs']} epochs). That is not a bug: dropout and data augmentation act only in "
-            "training, so the training batches are harder, and train_loss averages batches seen "
-            "while the model was still worse than at the epoch's end.")
+            f"{_count(f['epochs'], 'epoch')}). That is not a bug: dropout and data augmentation "
+            "act only in training, so the training batches are harder, and train_loss averages "
+            "batches seen while the model was still worse than at the epoch's end.")
 
 # %% ../nbs/api/05_explain.ipynb #bf7ceadf
 def overfitting(
@@ -126,8 +131,8 @@ def overfitting(
             f"lowest after epoch {best['epoch']} ({best['valid_loss']:.3f}) and rose to "
             f"{h[-1]['valid_loss']:.3f} by epoch {h[-1]['epoch']}, while training loss kept "
             f"falling ({best['train_loss']:.3f} to {h[-1]['train_loss']:.3f}). It started in "
-            f"epoch {best['epoch'] + 1}: train for {best['epoch']} epochs, or keep the weights of "
-            "the best epoch (fastai's `SaveModelCallback`).")
+            f"epoch {best['epoch'] + 1}: train for {_count(best['epoch'], 'epoch')}, or keep the "
+            "weights of the best epoch (fastai's `SaveModelCallback`).")
 
 # %% ../nbs/api/05_explain.ipynb #e9fa0b1c
 def underfitting(
@@ -204,9 +209,10 @@ def summarize(
     f = run_facts(learn)
     frozen, found = sum(_frozen(r) for r in f['history']), [d[0] for d in diagnose(learn)]
     text = (f"{f['arch']} ({'ImageNet' if f['pretrained'] else 'random'} weights) was trained on "
-            f"{f['n_train']} images of {len(f['classes'])} classes for {f['epochs']} epochs "
-            f"({frozen} with the body frozen, {f['epochs'] - frozen} training every layer) in "
-            f"{f['seconds']:.0f} s on {f['threads']} CPU threads. After the last epoch it got "
+            f"{f['n_train']} images of {len(f['classes'])} classes for "
+            f"{_count(f['epochs'], 'epoch')} ({frozen} with the body frozen, "
+            f"{f['epochs'] - frozen} training every layer) in {f['seconds']:.0f} s on "
+            f"{_count(f['threads'], 'CPU thread')}. After the last epoch it got "
             f"{f['n_valid_right']} of {f['n_valid']} validation images right (error rate "
             f"{f['error_rate']:.3f}, against {f['majority_error_rate']:.3f} for always answering "
             f"'{f['most_common_class']}')")

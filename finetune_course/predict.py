@@ -6,7 +6,6 @@
 __all__ = ['MAX_PIXELS', 'as_image', 'Prediction', 'predict', 'plot_probs', 'tta_gain']
 
 # %% ../nbs/api/07a_predict.ipynb #600ec435
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,19 +24,22 @@ from .interpret import labelled_dl
 MAX_PIXELS = 40_000_000  # larger images are refused: they would take gigabytes to decode
 
 # %% ../nbs/api/07a_predict.ipynb #33be2cd0
+def _header(path:Path)->Image.Image:
+    """The image at `path` with only its header read (format and size), whatever size it declares:
+    Pillow's own refusal past its limit ("could be decompression bomb DOS attack") would hide the
+    size from `_check_size`, which says it plainly. Nothing is decoded here."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as im: return im
+    finally: Image.MAX_IMAGE_PIXELS = limit
+
 def _open(path:Path, max_pixels:int)->Image.Image:
     "The image in the file at `path`, decoded as the DataLoaders do, or a `CourseError` saying why"
     if not path.is_file():
         raise CourseError(f"{path} is not a file: pass the path of an image file (PNG, JPEG, ...).")
     if path.stat().st_size == 0:
         raise CourseError(f"{path} is empty (0 bytes): pass an image file that has content.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('error', Image.DecompressionBombWarning)
-            with Image.open(path) as im: pass  # reads the header only: format and size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise CourseError(f"{path} is too large to decode safely ({e}). Shrink it below "
-                          f"{max_pixels:,} pixels and try again.") from None
+    try: im = _header(path)
     except (UnidentifiedImageError, OSError) as e:
         raise CourseError(f"{path} is not an image file Pillow can read ({type(e).__name__}). "
                           "Pass a PNG, JPEG, GIF, BMP or WebP image.") from None

@@ -1,5 +1,6 @@
 """The `finetune-course` command end to end, as a learner runs it."""
 import json
+import re
 import signal
 import subprocess
 import time
@@ -87,3 +88,45 @@ def test_demo_runs_with_the_network_cut(tmp_path, cache):
                   '--size', '64', '--sample', '0.2', '--out', str(tmp_path/'run')], env=cache)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path/'run'/'results.json').read_text())['pretrained'] is True
+
+
+def _one_step_demo(out):
+    "A demo of one epoch of one step (105 images, batches of 64, the last one dropped)"
+    return [str(BIN/'finetune-course'), 'demo', '--epochs', '1', '--bs', '64', '--size', '32',
+            '--sample', '0.2', '--out', str(out)]
+
+
+def test_log_gets_the_table_plainly_no_warning_and_right_plurals(tmp_path, cache):
+    "Into a file or a pipe: fastai's table without progress bars, torch's warning hidden"
+    env = {**cache, 'PYTHONWARNINGS': 'default', 'OMP_NUM_THREADS': '1'}  # warnings shown
+    result = run(_one_step_demo(tmp_path/'run'), env=env)
+    assert result.returncode == 0, result.stderr
+    assert 'torch.jit.script' not in result.stderr, result.stderr
+    assert '\r' not in result.stdout and '█' not in result.stdout, result.stdout[:2000]
+    lines = result.stdout.splitlines()
+    header = lines.index('epoch     train_loss  valid_loss  error_rate  time')
+    assert re.match(r'0 +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d\d:\d\d$', lines[header + 1])
+    for words in ('1 step per epoch', '1 step in 1 epoch.', 'for 1 epoch (', 'on 1 CPU thread.'):
+        assert words in result.stdout, words
+    for wrong in ('1 steps', '1 epochs', '1 CPU threads'): assert wrong not in result.stdout
+
+
+def test_a_terminal_still_gets_progress_bars(tmp_path, cache):
+    import os
+    import pty
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen(_one_step_demo(tmp_path/'run'), stdout=terminal,
+                            stderr=subprocess.DEVNULL, env={**os.environ, **cache,
+                                                            'PATH': f"{BIN}:{os.environ['PATH']}"})
+    os.close(terminal)
+    shown = b''
+    while True:
+        try: chunk = os.read(main_fd, 65536)
+        except OSError: break  # the terminal closed with the command
+        if not chunk: break
+        shown += chunk
+    os.close(main_fd)
+    assert proc.wait(timeout=300) == 0
+    text = shown.decode()
+    assert re.search(r'Epoch 1/1 : \|[█-]+\| +\d', text), text[:2000]  # fastprogress's bar
+    assert 'epoch     train_loss' in text

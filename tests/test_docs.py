@@ -302,3 +302,126 @@ def test_browser_walks_the_site(site, server, browser, tmp_path):
     print(f'screenshots in {shots}')
     assert not errors, '\n'.join(errors)
     assert not offsite, f"pages asked for other hosts: {offsite}"
+
+
+# --- what a learner reads: no traceback, machine path, raw link or wall of progress bars ---------
+
+class Reading(HTMLParser):
+    "The prose (outside code) and each cell output's text of one built page"
+    SKIP = {'pre', 'script', 'style', 'code'}
+    def __init__(self, text):
+        super().__init__()
+        self.prose, self.outputs, self.traceback = [], [], False
+        self._skip, self._out, self._stack = 0, None, []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ('br', 'img', 'hr', 'input', 'meta', 'link'): return
+        classes = (dict(attrs).get('class') or '').split()
+        self.traceback |= 'traceback' in classes
+        opened = 'cell_output' in classes and self._out is None
+        if opened: self._out = []
+        self._skip += tag in self.SKIP
+        self._stack.append((tag, opened))
+
+    def handle_endtag(self, tag):
+        while self._stack:
+            t, opened = self._stack.pop()
+            self._skip -= t in self.SKIP
+            if opened:
+                self.outputs.append(''.join(self._out))
+                self._out = None
+            if t == tag: break
+
+    def handle_data(self, data):
+        if self._out is not None: self._out.append(data)
+        elif not self._skip: self.prose.append(data)
+
+
+# A path of the machine that built the site (`<site-packages>/...` is the course's own placeholder)
+_re_machine_path = re.compile(r'[\w.-]/site-packages/|(?<![\w.<>-])/(?:root|work|tmp|home)/')
+_re_raw_link = re.compile(r'\]\([^)\s]+\)')  # `[text](url)` that Markdown did not render
+_re_bar = re.compile(r'\|[█-]*\|\s*\d+(?:\.\d+)?%\s*\[\d+/\d+|<progress\b')  # fastprogress's
+
+
+def page_problems(text):
+    "What a built page shows that a learner should not see, as a list of lines"
+    page = Reading(text)
+    problems = ['a traceback'] if page.traceback else []
+    for i, out in enumerate(page.outputs):
+        where = f'output {i + 1}'
+        if 'Traceback (most recent call last)' in out: problems.append(f'{where}: a traceback')
+        if m := _re_machine_path.search(out):
+            problems.append(f'{where}: a machine path: {out[max(0, m.start()-40):m.end()+40]!r}')
+        if (n := len(_re_bar.findall(out))) > 1:
+            problems.append(f'{where}: {n} progress bars')
+    prose = ' '.join(''.join(page.prose).split())
+    problems += [f'raw markdown link: {prose[max(0, m.start()-60):m.end()]!r}'
+                 for m in _re_raw_link.finditer(prose)]
+    return problems
+
+
+def test_page_problems_finds_each_kind():
+    "The checker below finds what it looks for, and passes what the course shows on purpose"
+    bad = ('<p>4. [<code>fine_tune</code> and rates](lessons/x.ipynb): what</p>'
+           '<div class="cell_output"><pre>Traceback (most recent call last):\n'
+           '  File "/root/.venv/lib/python3.11/site-packages/IPython/x.py"</pre></div>'
+           '<div class="cell_output"><div class="output traceback"><pre>x</pre></div></div>'
+           '<div class="cell_output"><pre>Epoch 1/5 : |████----| 50.00% [1/2]'
+           'Epoch 1/5 : |████████| 100.00% [2/2]</pre></div>')
+    found = page_problems(bad)
+    assert len(found) == 5, found
+    good = ('<p>See <a href="x.html">x</a> and <code>[t](u)</code>.</p><pre>[a](b)</pre>'
+            '<div class="cell_output"><pre>- &lt;site-packages&gt;/finetune_course\n'
+            'epoch train_loss\n0 1.2\n</pre></div>')
+    assert page_problems(good) == []
+
+
+def test_pages_show_what_a_learner_should_see(site):
+    "Every built page: no traceback, no path of the build machine, no raw link, no progress walls"
+    found = {p: page_problems((site/'site'/f'{p}.html').read_text()) for p, _ in built_pages(site)}
+    found = {p: f for p, f in found.items() if f}
+    assert not found, '\n'.join(f'{p}.html: {l}' for p, f in found.items() for l in f)
+
+
+SIDEBAR_SHOWN = """sel => {
+  const s = document.querySelector(sel), r = s.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(200, r.height / 2));
+  return r.left >= -1 && r.right <= innerWidth + 1 && r.width > 100
+         && getComputedStyle(s).visibility === 'visible' && s.contains(hit);
+}"""
+
+VISIBLE_SEARCH = """() => [...document.querySelectorAll('.search-button-field, .bd-search input')]
+  .filter(e => { const r = e.getBoundingClientRect();
+                 return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; })
+  .length"""
+
+
+@pytest.mark.parametrize('width', [390, 1280])
+def test_menu_contents_and_search_at_phone_and_desktop_widths(site, server, browser, tmp_path, width):
+    """At a phone's width the visible menu and contents buttons open the sidebar and the page's table
+    of contents; a desktop shows one search box. Screenshots of a lesson and an API page."""
+    pages = built_pages(site)
+    lesson = next(p for p, nb in pages if nb.parent.name == 'lessons')
+    api = next(p for p, nb in pages if nb.parent.name == 'api')
+    page = browser.new_page(viewport={'width': width, 'height': 844 if width < 500 else 900})
+    for name in (lesson, api):
+        page.goto(server + f'{name}.html', wait_until='load')
+        page.screenshot(path=str(tmp_path/f"{name.replace('/', '_')}_{width}.png"))
+        if width >= 992:
+            assert page.evaluate(VISIBLE_SEARCH) == 1, f"{name}: not one search box"
+            assert page.evaluate(SIDEBAR_SHOWN, '.bd-sidebar-primary'), f"{name}: no menu"
+            continue
+        for toggle, sidebar in (('.primary-toggle', '.bd-sidebar-primary'),
+                                ('.secondary-toggle', '.bd-sidebar-secondary')):
+            page.goto(server + f'{name}.html', wait_until='load')
+            assert not page.evaluate(SIDEBAR_SHOWN, sidebar), f"{name}: {sidebar} shown at first"
+            buttons = page.locator(f'{toggle}:visible')
+            assert buttons.count() == 1, f"{name}: {buttons.count()} visible {toggle} buttons"
+            buttons.click()
+            page.wait_for_timeout(600)  # the theme slides the sidebar in
+            shown = page.evaluate(SIDEBAR_SHOWN, sidebar)
+            page.screenshot(path=str(tmp_path/f"{name.replace('/', '_')}_{width}{toggle}.png"))
+            assert shown, f"{name}: the visible {toggle} button did not open {sidebar}"
+    page.close()
+    print(f'screenshots in {tmp_path}')

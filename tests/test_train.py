@@ -114,12 +114,14 @@ def test_checkpoint_is_a_state_dict_with_the_reported_numbers(work, first):
     assert abs(valid_loss - results['valid_loss']) < 1e-4 and abs(acc - results['accuracy']) < 1e-6
 
 
-def test_same_seed_same_numbers_with_or_without_progress_bars(work, first, env):
+def test_same_seed_same_numbers_with_or_without_the_results_table(work, first, env):
     assert '█' not in first[0].stdout and 'Epoch 1: best valid_loss so far' in first[0].stdout
+    assert 'epoch     train_loss' not in first[0].stdout  # --quiet: no table
     again = cli('train', '--data', 'data', '--epochs', '2', '--out', 'runs/b', *SETTINGS[:-1],
                 env=env, cwd=work)
     assert again.returncode == 0, again.stderr
-    assert '█' in again.stdout  # fastai's progress bars, without --quiet
+    # without --quiet: fastai's table, and (the output is a pipe, not a terminal) no progress bars
+    assert 'epoch     train_loss' in again.stdout and '█' not in again.stdout, again.stdout
     a, b = (json.loads((work/'runs'/n/'results.json').read_text()) for n in 'ab')
     for key in NUMBERS: assert a[key] == b[key], key
     strip = lambda h: [{k: v for k, v in r.items() if k != 'seconds'} for r in h]

@@ -8,7 +8,8 @@ Quarto (what `nbdev_docs` calls) cannot be installed on the course machines, so:
 2. Jupyter Book 1 builds the HTML from the saved outputs (nothing is executed), with the sidebar
    in `_quarto.yml`'s order: its `_config.yml` and `_toc.yml` are written here on every build,
    from `nbs/_quarto.yml`, `nbs/nbdev.yml` and `settings.ini`; tools/docs.css is its style sheet.
-The site is only replaced when Jupyter Book reports no warning (a broken link is one).
+The pages show the notebooks' committed outputs (their progress bars taken out). The site is only
+replaced when Jupyter Book reports no warning (a broken link is one) and no page shows a traceback.
 """
 import argparse
 import os
@@ -98,7 +99,8 @@ def book_toc(shelves, pages):
 
 
 def build(out=ROOT/'_docs', work=ROOT/'_proc'/'docs', workers=None):
-    "Build the site into `out`; return (number of pages, {notebook: cells mixing imports and code})"
+    """Build the site into `out`; return the number of pages. Stop, writing nothing, when a cell that
+    nbdev's doc step runs fails, Jupyter Book warns, or a page would show a traceback"""
     from execnb.nbio import read_nb, write_nb
     settings = nbdev_settings()
     quarto = yaml.safe_load((NBS/'_quarto.yml').read_text())
@@ -118,11 +120,12 @@ def build(out=ROOT/'_docs', work=ROOT/'_proc'/'docs', workers=None):
     n_workers = workers or min(2, os.cpu_count() or 1)
     with ThreadPoolExecutor(n_workers) as pool:  # a worker process does every n-th notebook
         results = pool.map(process_in_worker, [jobs[i::n_workers] for i in range(n_workers)])
-    found = {k: v for r in results for k, v in r.items() if v}
-    mixed = {k: found[k] for k in map(lambda nb: str(nb.relative_to(ROOT)), notebooks)
-             if k in found}
+    failed = {k: v for r in results for k, v in r.items() if v}
     print(f'nbdev processors: {len(notebooks)} notebooks in {time.time()-t0:.1f} s')
-    report(mixed)
+    if failed: sys.exit("nbdev's doc step could not run these cells (definitions, show_doc and "
+                        "imports), so their pages would lack entries:\n" + '\n'.join(
+                            f"  {nb}, cell id {c['cell_id']}: {c['error']}"
+                            for nb, cells in failed.items() for c in cells))
     prepared = {nb: read_nb(work/'src'/(pages[nb] + '.ipynb')) for nb in notebooks}
     entries = {pages[nb]: api_entries(prepared[nb], module_of(nb)) for nb in notebooks}
     for nb in notebooks:
@@ -149,23 +152,26 @@ def build(out=ROOT/'_docs', work=ROOT/'_proc'/'docs', workers=None):
     if res.returncode != 0 or not (built/'index.html').exists() or problems:
         sys.exit(f"jupyter-book could not build the site cleanly (exit {res.returncode}); "
                  f"nothing was written to {out}:\n" + '\n'.join(problems or [log]))
+    shown = {page: tb for page in pages.values() if (tb := traceback_in(built/f'{page}.html'))}
+    if shown:
+        sys.exit("these pages would show a traceback; nothing was written to "
+                 f"{out}:\n" + '\n'.join(f'  {p}.html: {tb}' for p, tb in shown.items()))
     (built/'.nojekyll').touch()  # GitHub Pages: serve the _static/_images folders as they are
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(built, out)
-    return len(notebooks), mixed
+    return len(notebooks)
 
 
-def report(mixed):
-    "Say which cells nbdev's doc step ran although they mix imports with code, and what to do"
-    if not mixed: return
-    print("nbdev's doc step runs every cell that imports something. These cells mix imports with "
-          "other code, so it ran them: a failure may leave names off the page, and the time is "
-          "spent on every build. Put their imports in a cell of their own "
-          "(nbdev's FAQ: 'cells containing imports and other code'):", file=sys.stderr)
-    for nb, cells in mixed.items():
-        for c in cells:
-            print(f"  {nb}, cell id {c['cell_id']}: {c['seconds']} s, "
-                  f"{c['error'] or 'ran'}", file=sys.stderr)
+# A traceback as MyST-NB renders an error output, or as a cell printed one
+_re_traceback = re.compile(r'class="[^"]*\btraceback\b|Traceback \(most recent call last\)')
+
+
+def traceback_in(page:Path)->str|None:
+    "The first traceback's line that built `page` shows, or None"
+    text = page.read_text()
+    m = _re_traceback.search(text)
+    if not m: return None
+    return ' '.join(re.sub(r'<[^>]+>', ' ', text[m.start():m.start() + 600]).split())[:200]
 
 
 if __name__ == '__main__':
@@ -175,5 +181,5 @@ if __name__ == '__main__':
                         help="folder for the prepared notebooks and Jupyter Book's files")
     args = parser.parse_args()
     t0 = time.time()
-    n, _ = build(args.out, args.work)
+    n = build(args.out, args.work)
     print(f'{n} pages built into {args.out} in {time.time()-t0:.1f} s')

@@ -6,10 +6,15 @@
    the page's `# Title` and summary, `#| echo: false` a `remove-input` tag, `show_doc`'s leading
    `---` goes, links to the Quarto site, to notebooks and to `.md` files point at the built pages.
 
-nbdev's doc step runs every cell that imports something; a cell that mixes imports with other
-code is reported with its cell id, the time it took and its error, and the build goes on.
+The pages show the notebooks' committed outputs: of the cells nbdev's doc step would re-run for
+their imports, only the imports run (definitions and `show_doc` calls run in full, as the page
+shows what they make). A cell that fails there is reported with its cell id and error, and
+tools/build_docs.py stops. fastprogress's progress bars are taken out of the outputs, leaving
+what they leave on a terminal once done: fastai's results table (as fastai's own docs show it);
+so are outputs that show nothing (a blank line, an empty string); a printed Markdown table is
+shown as a table.
 Run as `python tools/docs_notebooks.py SRC DST [SRC DST ...]` it does step 1 in this process and
-prints those cells as JSON.
+prints the cells that failed as JSON.
 """
 import html
 import json
@@ -51,53 +56,61 @@ def module_of(nb:Path):
 
 # --- nbdev's doc processors ----------------------------------------------------------------------
 
-def _doc_procs(mixed):
-    """nbdev's `FilterDefaults` processors, whose `show_doc` step goes on past a cell it cannot run
-    and records, in `mixed`, each cell it ran that mixes imports with other code"""
+def _imports_only(source:str)->str:
+    "The top-level import statements of a cell's `source`, as code"
     import ast
-    from nbdev.processors import FilterDefaults, _ast_contains, _do_eval, exec_show_docs
+    try: tree = ast.parse(source)
+    except SyntaxError: return ''  # magics (`%time`) and shell lines: nothing to import
+    return '\n'.join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
 
-    class exec_show_docs_reporting(exec_show_docs):
-        "`exec_show_docs`, recording a cell it cannot run instead of stopping the notebook"
+
+def _doc_procs(ran):
+    """nbdev's `FilterDefaults` processors, whose `show_doc` step runs only what `show_doc` needs and
+    keeps every other cell's committed output. nbdev re-runs each cell that imports something and
+    publishes whatever it prints, tracebacks too (a demo cell that mixes imports with code needs
+    names from earlier cells that nbdev does not run). Here such a cell runs its imports only.
+    Each cell run is recorded in `ran` with its error, if any (the build stops on one)."""
+    import ast
+    from nbdev.processors import FilterDefaults, _do_eval, _show_docs, exec_show_docs
+
+    class exec_show_docs_only(exec_show_docs):
+        "`exec_show_docs` that runs definitions and `show_doc` calls, and only the imports of the rest"
         def __call__(self, cell):
-            t0, error = time.time(), None
-            try: super().__call__(cell)
-            except Exception as e:
-                cause = e.__cause__ or e
-                error = f"{type(cause).__name__}: {' '.join(str(cause).split())}"
-                self.k.exc = None
-            trees = cell.parsed_() if cell.cell_type == 'code' and cell.source else None
+            if not getattr(self.nb, 'has_docs_', None) or not hasattr(self, 'k'): return
+            if not _do_eval(cell): return
             defines = cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'}
-            if error or (trees and _do_eval(cell) and not defines  # nbdev's own test of a mix:
-                         and _ast_contains(trees, (ast.Import, ast.ImportFrom))
-                         and _ast_contains(trees, (ast.Expr, ast.Assign))):
-                mixed.append(dict(cell_id=cell.get('id'), seconds=round(time.time() - t0, 1),
-                                  error=error, source=cell.source))
+            t0 = time.time()
+            if defines or _show_docs(cell.parsed_()): self.k.cell(cell)  # the page shows these
+            elif imports := _imports_only(cell.source): self.k.run(imports)  # outputs stay
+            error = None
+            if self.k.exc:
+                error = f"{type(self.k.exc).__name__}: {' '.join(str(self.k.exc).split())}"
+                self.k.exc = None
+            ran.append(dict(cell_id=cell.get('id'), seconds=round(time.time() - t0, 1), error=error))
 
     class DocFilter(FilterDefaults):
         def base_procs(self):
-            return [exec_show_docs_reporting if p is exec_show_docs else p
-                    for p in super().base_procs()]
+            return [exec_show_docs_only if p is exec_show_docs else p for p in super().base_procs()]
     return DocFilter()
 
 
 def process_notebook(src:Path, dst:Path):
-    """Run nbdev's doc processors on `src`, write the result to `dst`; return the cells that mix
-    imports with code, which nbdev's doc step runs (with the time they took and their error)"""
+    """Run nbdev's doc processors on `src`, write the result to `dst`; return the cells that failed
+    (their id, the time they took and their error)"""
     import warnings
     from execnb.nbio import read_nb, write_nb
     os.environ['IN_TEST'] = '1'  # as nbdev's own doc step sets it
-    mixed, cwd = [], os.getcwd()
+    ran, cwd = [], os.getcwd()
     nb = read_nb(src)
     nb.path_ = str(src)
     os.chdir(src.parent)  # as nbdev_test runs a notebook: relative paths start beside it
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # nbdev's "imports and other code": reported below
-            _doc_procs(mixed)(nb)
+            warnings.simplefilter('ignore')  # nbdev's "imports and other code": imports run only
+            _doc_procs(ran)(nb)
     finally: os.chdir(cwd)
     write_nb(nb, dst)
-    return mixed
+    return [c for c in ran if c['error']]
 
 
 def process_in_worker(jobs):
@@ -171,6 +184,8 @@ class Linker:
 
     def _link(self, m):
         image, text, url, title = m.groups()
+        # nbdev links a name in backticks inside a link's text too; a link in a link is plain text
+        text = _re_link.sub(lambda n: n[2] if n[3].startswith(self.site_url) else n[0], text)
         if not url.startswith(self.site_url):
             return f'{image}[{text}]({self.target(url, bool(image))}{title})'
         target = self.target(url)
@@ -205,6 +220,54 @@ def _anchor_entries(md, entries):
     return _re_entry.sub(lambda m: f'<div id="{entries[m[1].lower()]}"></div>\n\n{m[0]}', md)
 
 
+# fastprogress's bar, as it prints one (`Epoch 1/5 : |████----| 12.50% [4/32 00:03<00:27]`) or
+# shows one in Jupyter (an HTML <progress>)
+_re_bar = re.compile(r'\|[█-]*\|\s*\d+(?:\.\d+)?%\s*\[\d+/\d+')
+_re_bar_html = re.compile(r'<div>\s*<progress\b.*?</progress>.*?</div>', re.DOTALL)
+
+
+def _as_terminal(text:str)->str:
+    """Printed `text` as a terminal leaves it, with its progress bars gone: each `\\r` writes over the
+    line from its start, and a line so rewritten that ends as a bar or nothing is dropped"""
+    lines = []
+    for line in text.split('\n'):
+        if '\r' not in line:
+            lines.append(line)
+            continue
+        shown = ''
+        for part in line.split('\r'): shown = part + shown[len(part):]
+        shown = shown.rstrip()
+        if shown.strip('█ ') and not _re_bar.search(shown): lines.append(shown)
+    return '\n'.join(lines)
+
+
+_re_md_table = re.compile(r'\|[^\n]*\|[ \t]*\n\|[-:| \t]+\|[ \t]*(\n\|[^\n]*\|[ \t]*)+')  # printed
+
+
+def plain_outputs(outputs:list)->list:
+    """A cell's `outputs` without fastprogress's bars (keeping the results table they print with),
+    and without outputs that show nothing: a blank line printed, an empty string returned. A
+    printed Markdown table is shown as a table."""
+    kept = []
+    for out in outputs:
+        if out.get('output_type') == 'stream':
+            text = ''.join(out['text'])
+            if '\r' in text: text = out['text'] = _as_terminal(text)
+            if not text.strip(): continue
+            if _re_md_table.fullmatch(text.strip()):  # `dvc exp show --md`: shown as the table it is
+                out = dict(output_type='display_data', metadata={},
+                           data={'text/markdown': text.strip(), 'text/plain': text})
+        if out.get('data', {}).keys() == {'text/plain'} and \
+            ''.join(out['data']['text/plain']) in ("''", '""'): continue
+        html = ''.join(out.get('data', {}).get('text/html', ''))
+        if '<progress' in html:
+            html = _re_bar_html.sub('', html)
+            if not re.sub(r'<style.*?</style>|<[^>]+>|\s', '', html, flags=re.DOTALL): continue
+            out['data']['text/html'] = html
+        kept.append(out)
+    return kept
+
+
 def plain_notebook(nb, link, entries):
     "Turn the Quarto-only parts of a processed notebook `nb` into plain notebook, in place"
     cells = []
@@ -225,7 +288,8 @@ def plain_notebook(nb, link, entries):
             if 'code-fold' in directives: tags.add('hide-input')
             cell.source = '\n'.join(l for l in lines if not _re_directive.match(l)).strip()
             if tags: cell.metadata['tags'] = sorted(tags)
-            for out in cell.get('outputs', []):
+            cell.outputs = plain_outputs(cell.get('outputs', []))
+            for out in cell.outputs:
                 data = out.get('data', {})
                 if 'text/markdown' in data:
                     md = ''.join(data['text/markdown'])
