@@ -5,6 +5,7 @@ the good files or stop with one `CourseError` naming the file and the fix (and t
 exclusion list the check wrote); and not one byte, permission or timestamp of the dataset changes.
 """
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -341,3 +342,66 @@ def test_read_only_dataset_as_non_root_user():
         for p in [top, *top.rglob('*')]:
             if not p.is_symlink(): p.chmod(0o755 if p.is_dir() else 0o644)
         shutil.rmtree(top)
+
+
+# `finetune-course train` on bad labels: the classes are checked before training, through the CLI.
+def train_cli(data, out, *args, env=None):
+    "Run `finetune-course train` for one quick epoch on `data`; the CompletedProcess"
+    from conftest import run
+    return run(['finetune-course', 'train', '--data', str(data), '--out', str(out), '--epochs', '1',
+                '--size', '64', '--bs', '4', '--recipe', 'fit_head', '--quiet',
+                *map(str, args)], env=env)
+
+
+def seed_holding_out(root, fn, valid_pct=0.2):
+    "A seed with which `train`'s random split of `root` puts `fn` in validation"
+    from fastai.data.transforms import RandomSplitter
+    from finetune_course.data import image_items
+    items = list(image_items(root))
+    return next(s for s in range(100) if items.index(fn) in RandomSplitter(valid_pct, s)(items)[1])
+
+
+@pytest.mark.parametrize('how', ['single_image', 'nested_folder'])
+def test_class_with_no_training_images(how, tmp_path, cache):
+    root = good(tmp_path/'data', n=6)
+    folder = root/'bird' if how == 'single_image' else root/'cat'/'closeups'
+    folder.mkdir()
+    lone = _save(noise(900), folder/'only.png')
+    result = train_cli(root, tmp_path/'run', '--seed', seed_holding_out(root, lone), env=cache)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"No training images for the class '{folder.name}' (1 image, in {folder})" in \
+        result.stderr, result.stderr
+    assert 'Add images to that class' in result.stderr and 'move its images up' in result.stderr
+    assert 'Traceback' not in result.stderr and 'KeyError' not in result.stderr, result.stderr
+    assert not (tmp_path/'run').exists()          # stopped before training: no record
+
+
+def test_same_picture_in_two_classes_is_named(tmp_path, cache):
+    root = good(tmp_path/'data', n=6)
+    shutil.copy(root/'cat'/'cat_1.png', root/'dog'/'dog_or_cat.png')
+    result = train_cli(root, tmp_path/'run', env=cache)
+    assert result.returncode == 0, result.stderr
+    assert ("Warning: 1 picture is filed under two classes (the same bytes), so the model is "
+            "taught both answers: cat/cat_1.png = dog/dog_or_cat.png.") in result.stderr, \
+        result.stderr
+    assert 'Traceback' not in result.stderr
+    assert (tmp_path/'run'/'results.json').exists()
+
+
+def test_imbalanced_classes_get_counts_and_the_majority_accuracy(tmp_path, cache):
+    root = good(tmp_path/'data', n=16)
+    for f in sorted((root/'dog').iterdir())[3:]: f.unlink()
+    from fastai.data.transforms import RandomSplitter, parent_label
+    from finetune_course.data import image_items
+    items = list(image_items(root))
+    train_idx, valid_idx = RandomSplitter(0.2, 42)(items)           # train's default split
+    n_cat, n_dog = (sum(parent_label(items[i]) == c for i in train_idx) for c in ('cat', 'dog'))
+    share = sum(parent_label(items[i]) == 'cat' for i in valid_idx) / len(valid_idx)
+    result = train_cli(root, tmp_path/'run', env=cache)
+    assert result.returncode == 0, result.stderr
+    assert (f"Warning: the classes are imbalanced: cat {n_cat}, dog {n_dog} training images (the "
+            "largest, 'cat', has 4 times or more the images of 'dog'). Always answering 'cat' "
+            f"gets {share:.1%} of the {len(valid_idx)} validation images right") in result.stderr, \
+        result.stderr
+    assert 'Traceback' not in result.stderr
+    assert (tmp_path/'run'/'results.json').exists()
