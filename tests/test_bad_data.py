@@ -284,21 +284,28 @@ def test_several_bad_files_one_message(tmp_path):
     for name in ('empty.png', 'page.jpg', 'bomb.png', 'loop.png'): assert name in message
 
 
-def _as_nobody():
-    "The command prefix that runs a command as the unprivileged user nobody, or None"
+UID = 61_234  # a throwaway user and group id, in no passwd file: owns nothing but the run's folder
+
+
+def _as_stranger():
+    "The command prefix that runs a command as the unprivileged, throwaway user UID, or None"
     if os.geteuid() != 0 or not shutil.which('setpriv'): return None
-    cmd = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups']
+    cmd = ['setpriv', f'--reuid={UID}', f'--regid={UID}', '--clear-groups']
     ok = subprocess.run(cmd + [sys.executable, '-c', 'pass'], capture_output=True).returncode == 0
     return cmd if ok else None
 
 
 READ_ONLY_RUN = textwrap.dedent("""
-    import sys
+    import os, sys
+    from pathlib import Path
     from fastai.callback.schedule import fit_one_cycle
     from finetune_course.data import folder_dls
     from finetune_course.health import check_images
     from finetune_course.learner import course_learner
     data, out = sys.argv[1], sys.argv[2]
+    assert os.geteuid() != 0 and not os.access(data, os.W_OK), (os.geteuid(), data)
+    try: (Path(data)/'cat'/'new.png').write_bytes(b'')
+    except PermissionError: print('cannot write in the data: as it should be')
     report = check_images(data, size=32, exclusions=out + '/skip.txt', show=False)
     dls = folder_dls(data, size=32, bs=4, valid_pct=0.25, num_workers=0, exclude=out + '/skip.txt')
     learn = course_learner(dls, path=out)
@@ -309,9 +316,9 @@ READ_ONLY_RUN = textwrap.dedent("""
 
 def test_read_only_dataset_as_non_root_user():
     "A dataset the user cannot write to: the check, the DataLoaders and training all work"
-    prefix = _as_nobody()
+    prefix = _as_stranger()
     if prefix is None:
-        pytest.skip("needs root and `setpriv` to run as the unprivileged user nobody")
+        pytest.skip("needs root and `setpriv` to run as an unprivileged, throwaway user")
     from finetune_course.weights import weights_dir
     top = Path(tempfile.mkdtemp(prefix='read-only-'))
     try:
@@ -325,8 +332,7 @@ def test_read_only_dataset_as_non_root_user():
         if cached.exists(): shutil.copy(cached, weights)
         for p in [data, *data.rglob('*')]:
             p.chmod(0o555 if p.is_dir() else 0o444)
-        shutil.chown(out, 'nobody', 'nogroup')
-        for p in out.rglob('*'): shutil.chown(p, 'nobody', 'nogroup')
+        for p in [out, *out.rglob('*')]: os.chown(p, UID, UID)
         before = fingerprint(data)
         env = {**os.environ, 'HOME': str(out), 'OMP_NUM_THREADS': '1',
                'FINETUNE_COURSE_WEIGHTS': str(weights),
@@ -334,8 +340,8 @@ def test_read_only_dataset_as_non_root_user():
         run = subprocess.run(prefix + [sys.executable, '-c', READ_ONLY_RUN, str(data), str(out)],
                              env=env, capture_output=True, text=True, timeout=300, cwd=out)
         assert run.returncode == 0, run.stderr[-3000:]
-        assert "'zero_byte'" in run.stdout, run.stdout
-        assert not os.access(data, os.W_OK) or os.geteuid() == 0
+        assert 'cannot write in the data' in run.stdout, run.stdout
+        assert "'zero_byte'" in run.stdout and 'trained on' in run.stdout, run.stdout
         assert fingerprint(data) == before
         assert stat.S_IMODE((data/'cat').stat().st_mode) == 0o555
     finally:
