@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LATEST := .venv-latest
 LATEST_TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test setup readme check-readme check-drift nbtest pytest latest
+.PHONY: demo test setup readme check-readme check-drift nbtest pytest latest record
 
 $(BIN)/.installed: requirements-dev.txt setup.py settings.ini
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ readme: setup
 
 check-readme: setup
 	$(BIN)/python tools/render_readme.py --check
+
+# Record a notebook's outputs (the docs show them), e.g.
+# `make record NB=nbs/lessons/01_first_fine_tune.ipynb`. One thread, as in the tests; on an idle
+# machine, since the outputs show timings.
+record: setup
+	@test -n "$(NB)" || { echo "Name the notebook: make record NB=nbs/api/03_data.ipynb"; exit 2; }
+	OMP_NUM_THREADS=1 $(BIN)/python tools/record_notebook.py $(NB)
 
 nbtest: setup
 	$(BIN)/nbdev_test --timing

@@ -191,6 +191,27 @@ def _check(rows, files, get_y, path):
                           "needs two or more classes. Put each class's images in its own folder "
                           f"(such as {Path(path)/'cat'} and {Path(path)/'dog'}) or label them so.")
 
+def _check_split(rows, files, get_y, splits, path):
+    "Raise a CourseError naming each class with no training images (all in validation)"
+    train_idx, valid_idx = splits
+    if not (len(train_idx) and len(valid_idx)):
+        raise CourseError(f"Splitting the {len(rows)} images of {path} left one side "
+                          "empty: add images, or change `valid_pct`, `valid_styles` or folders.")
+    trained = {str(get_y(rows[i])) for i in train_idx}
+    only_valid = {}
+    for i in valid_idx:
+        label = str(get_y(rows[i]))
+        if label not in trained: only_valid.setdefault(label, []).append(files[i])
+    if not only_valid: return
+    where = [f"'{c}' ({len(fs)} image{'s' * (len(fs) > 1)}, in {Path(fs[0]).parent})"
+             for c, fs in sorted(only_valid.items())]
+    raise CourseError(
+        f"No training images for the class{'es' * (len(where) > 1)} {', '.join(where)}: all "
+        "of its images landed in validation, so the model could never learn it. Add images "
+        "to that class (a few per class at least) so that some are left to train on; or, if "
+        "it is a folder nested inside a class folder, move its images up into that class's "
+        "folder (each folder that holds images is a class of its own).")
+
 def _tfms(size, presize, item_tfms, batch_tfms):
     "fastai's presizing: a large `Resize(presize)` per image, then augment batches to `size`"
     if item_tfms is None: item_tfms = Resize(presize or size)
@@ -233,9 +254,8 @@ def course_dls(
     if splitter is None:
         splitter = (style_splitter(valid_styles, valid_pct, seed, get_style) if grouped
                     else RandomSplitter(valid_pct, seed))
-    if not all(len(idx) for idx in splitter(items)):
-        raise CourseError(f"Splitting the {len(_rows(items))} images of {path} left one side "
-                          "empty: add images, or change `valid_pct`, `valid_styles` or folders.")
+    kept = _rows(items)
+    _check_split(kept, [get_x(r) if get_x else r for r in kept], get_y, splitter(items), path)
     item_tfms, batch_tfms = _tfms(size, presize, item_tfms, batch_tfms)
     block = DataBlock(blocks=(ImageBlock(CourseImage), CategoryBlock), get_x=get_x, get_y=get_y,
                       splitter=splitter, item_tfms=item_tfms, batch_tfms=batch_tfms)

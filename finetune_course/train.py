@@ -151,6 +151,21 @@ def _save_callback():
             if self.best_epoch is not None: self.whole.load(self.fname, with_opt=False)
     return AtomicSaveModel
 
+# %% ../nbs/api/06a_train.ipynb #79034591
+def _warn_about_labels(dls, path):
+    "Print a warning for each picture filed under two classes, and for imbalanced classes"
+    from fastai.data.transforms import parent_label
+    from finetune_course.health import imbalance_warning, label_clashes
+    files = list(dls.train_ds.items) + list(dls.valid_ds.items)
+    clashes = [' = '.join(str(Path(f).relative_to(path)) for f in g) for g in label_clashes(files)]
+    if clashes:
+        print(f"Warning: {len(clashes)} picture{'s are' if len(clashes) > 1 else ' is'} filed "
+              f"under two classes (the same bytes), so the model is taught both answers: "
+              f"{'; '.join(clashes[:10])}. Keep each in its one right class.", file=sys.stderr)
+    note = imbalance_warning([parent_label(f) for f in dls.train_ds.items],
+                             [parent_label(f) for f in dls.valid_ds.items])
+    if note: print(f"Warning: {note}", file=sys.stderr)
+
 # %% ../nbs/api/06a_train.ipynb #62ec9c4e
 def train_dls(
     path:Path,         # the data folder
@@ -179,6 +194,7 @@ def train_dls(
     if bs > n_train:
         raise CourseError(f"bs={bs} is more than the {n_train} training images: no full batch, so "
                           f"nothing would train. Use --bs {n_train} or less.")
+    _warn_about_labels(dls, path)
     test = image_items(path/'test') if split and (path/'test').is_dir() else []
     unknown = sorted({parent_label(f) for f in test} - set(dls.vocab))
     if unknown:

@@ -5,6 +5,7 @@ the good files or stop with one `CourseError` naming the file and the fix (and t
 exclusion list the check wrote); and not one byte, permission or timestamp of the dataset changes.
 """
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -283,21 +284,28 @@ def test_several_bad_files_one_message(tmp_path):
     for name in ('empty.png', 'page.jpg', 'bomb.png', 'loop.png'): assert name in message
 
 
-def _as_nobody():
-    "The command prefix that runs a command as the unprivileged user nobody, or None"
+UID = 61_234  # a throwaway user and group id, in no passwd file: owns nothing but the run's folder
+
+
+def _as_stranger():
+    "The command prefix that runs a command as the unprivileged, throwaway user UID, or None"
     if os.geteuid() != 0 or not shutil.which('setpriv'): return None
-    cmd = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups']
+    cmd = ['setpriv', f'--reuid={UID}', f'--regid={UID}', '--clear-groups']
     ok = subprocess.run(cmd + [sys.executable, '-c', 'pass'], capture_output=True).returncode == 0
     return cmd if ok else None
 
 
 READ_ONLY_RUN = textwrap.dedent("""
-    import sys
+    import os, sys
+    from pathlib import Path
     from fastai.callback.schedule import fit_one_cycle
     from finetune_course.data import folder_dls
     from finetune_course.health import check_images
     from finetune_course.learner import course_learner
     data, out = sys.argv[1], sys.argv[2]
+    assert os.geteuid() != 0 and not os.access(data, os.W_OK), (os.geteuid(), data)
+    try: (Path(data)/'cat'/'new.png').write_bytes(b'')
+    except PermissionError: print('cannot write in the data: as it should be')
     report = check_images(data, size=32, exclusions=out + '/skip.txt', show=False)
     dls = folder_dls(data, size=32, bs=4, valid_pct=0.25, num_workers=0, exclude=out + '/skip.txt')
     learn = course_learner(dls, path=out)
@@ -308,9 +316,9 @@ READ_ONLY_RUN = textwrap.dedent("""
 
 def test_read_only_dataset_as_non_root_user():
     "A dataset the user cannot write to: the check, the DataLoaders and training all work"
-    prefix = _as_nobody()
+    prefix = _as_stranger()
     if prefix is None:
-        pytest.skip("needs root and `setpriv` to run as the unprivileged user nobody")
+        pytest.skip("needs root and `setpriv` to run as an unprivileged, throwaway user")
     from finetune_course.weights import weights_dir
     top = Path(tempfile.mkdtemp(prefix='read-only-'))
     try:
@@ -324,8 +332,7 @@ def test_read_only_dataset_as_non_root_user():
         if cached.exists(): shutil.copy(cached, weights)
         for p in [data, *data.rglob('*')]:
             p.chmod(0o555 if p.is_dir() else 0o444)
-        shutil.chown(out, 'nobody', 'nogroup')
-        for p in out.rglob('*'): shutil.chown(p, 'nobody', 'nogroup')
+        for p in [out, *out.rglob('*')]: os.chown(p, UID, UID)
         before = fingerprint(data)
         env = {**os.environ, 'HOME': str(out), 'OMP_NUM_THREADS': '1',
                'FINETUNE_COURSE_WEIGHTS': str(weights),
@@ -333,11 +340,74 @@ def test_read_only_dataset_as_non_root_user():
         run = subprocess.run(prefix + [sys.executable, '-c', READ_ONLY_RUN, str(data), str(out)],
                              env=env, capture_output=True, text=True, timeout=300, cwd=out)
         assert run.returncode == 0, run.stderr[-3000:]
-        assert "'zero_byte'" in run.stdout, run.stdout
-        assert not os.access(data, os.W_OK) or os.geteuid() == 0
+        assert 'cannot write in the data' in run.stdout, run.stdout
+        assert "'zero_byte'" in run.stdout and 'trained on' in run.stdout, run.stdout
         assert fingerprint(data) == before
         assert stat.S_IMODE((data/'cat').stat().st_mode) == 0o555
     finally:
         for p in [top, *top.rglob('*')]:
             if not p.is_symlink(): p.chmod(0o755 if p.is_dir() else 0o644)
         shutil.rmtree(top)
+
+
+# `finetune-course train` on bad labels: the classes are checked before training, through the CLI.
+def train_cli(data, out, *args, env=None):
+    "Run `finetune-course train` for one quick epoch on `data`; the CompletedProcess"
+    from conftest import run
+    return run(['finetune-course', 'train', '--data', str(data), '--out', str(out), '--epochs', '1',
+                '--size', '64', '--bs', '4', '--recipe', 'fit_head', '--quiet',
+                *map(str, args)], env=env)
+
+
+def seed_holding_out(root, fn, valid_pct=0.2):
+    "A seed with which `train`'s random split of `root` puts `fn` in validation"
+    from fastai.data.transforms import RandomSplitter
+    from finetune_course.data import image_items
+    items = list(image_items(root))
+    return next(s for s in range(100) if items.index(fn) in RandomSplitter(valid_pct, s)(items)[1])
+
+
+@pytest.mark.parametrize('how', ['single_image', 'nested_folder'])
+def test_class_with_no_training_images(how, tmp_path, cache):
+    root = good(tmp_path/'data', n=6)
+    folder = root/'bird' if how == 'single_image' else root/'cat'/'closeups'
+    folder.mkdir()
+    lone = _save(noise(900), folder/'only.png')
+    result = train_cli(root, tmp_path/'run', '--seed', seed_holding_out(root, lone), env=cache)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"No training images for the class '{folder.name}' (1 image, in {folder})" in \
+        result.stderr, result.stderr
+    assert 'Add images to that class' in result.stderr and 'move its images up' in result.stderr
+    assert 'Traceback' not in result.stderr and 'KeyError' not in result.stderr, result.stderr
+    assert not (tmp_path/'run').exists()          # stopped before training: no record
+
+
+def test_same_picture_in_two_classes_is_named(tmp_path, cache):
+    root = good(tmp_path/'data', n=6)
+    shutil.copy(root/'cat'/'cat_1.png', root/'dog'/'dog_or_cat.png')
+    result = train_cli(root, tmp_path/'run', env=cache)
+    assert result.returncode == 0, result.stderr
+    assert ("Warning: 1 picture is filed under two classes (the same bytes), so the model is "
+            "taught both answers: cat/cat_1.png = dog/dog_or_cat.png.") in result.stderr, \
+        result.stderr
+    assert 'Traceback' not in result.stderr
+    assert (tmp_path/'run'/'results.json').exists()
+
+
+def test_imbalanced_classes_get_counts_and_the_majority_accuracy(tmp_path, cache):
+    root = good(tmp_path/'data', n=16)
+    for f in sorted((root/'dog').iterdir())[3:]: f.unlink()
+    from fastai.data.transforms import RandomSplitter, parent_label
+    from finetune_course.data import image_items
+    items = list(image_items(root))
+    train_idx, valid_idx = RandomSplitter(0.2, 42)(items)           # train's default split
+    n_cat, n_dog = (sum(parent_label(items[i]) == c for i in train_idx) for c in ('cat', 'dog'))
+    share = sum(parent_label(items[i]) == 'cat' for i in valid_idx) / len(valid_idx)
+    result = train_cli(root, tmp_path/'run', env=cache)
+    assert result.returncode == 0, result.stderr
+    assert (f"Warning: the classes are imbalanced: cat {n_cat}, dog {n_dog} training images (the "
+            "largest, 'cat', has 4 times or more the images of 'dog'). Always answering 'cat' "
+            f"gets {share:.1%} of the {len(valid_idx)} validation images right") in result.stderr, \
+        result.stderr
+    assert 'Traceback' not in result.stderr
+    assert (tmp_path/'run'/'results.json').exists()

@@ -1,8 +1,11 @@
 """The `finetune-course` command end to end, as a learner runs it."""
 import json
+import os
+import queue
 import re
 import signal
 import subprocess
+import threading
 import time
 
 from conftest import BIN, run, offline
@@ -72,11 +75,22 @@ def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
     # A shell without job control starts background jobs with SIGINT ignored, and the child would
     # inherit that: give it the default handling, as a terminal's Ctrl-C would find it.
     proc = subprocess.Popen([str(BIN/'finetune-course'), 'demo', '--epochs', '30', '--size', '64',
-                             '--recipe', 'fit_head', '--out', str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(20)
+                             '--recipe', 'fit_head', '--out', str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, 'PYTHONWARNINGS': 'ignore', **cache},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Stop it once its first epoch is done (the results table's row 0: stdout is a pipe, so plain
+    # lines), rather than after a fixed time that is too long on a fast machine, too short on a slow.
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+    deadline, line = time.time() + 300, ''
+    while not line.startswith('0 ') and time.time() < deadline and proc.poll() is None:
+        try: line = lines.get(timeout=1)
+        except queue.Empty: pass
+    assert line.startswith('0 ') and proc.poll() is None, "no epoch finished in 300 s"
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    stderr = proc.stderr.read()
     assert proc.returncode == 130, stderr
     assert 'interrupted' in stderr
     assert record(out) == before

@@ -1,6 +1,7 @@
 """Run notebooks in place to record their outputs, skipping the cells `nbdev_test` skips.
 
-Usage: .venv/bin/python tools/record_notebook.py NOTEBOOK [NOTEBOOK ...]
+Usage: make record NB=NOTEBOOK (one thread, as in the tests), or
+       .venv/bin/python tools/record_notebook.py NOTEBOOK [NOTEBOOK ...]
 
 `jupyter nbconvert --execute` runs every cell, including the `#| notest` cells that need the
 internet; this runs a notebook the way `nbdev_test` does (same skip flags from settings.ini, in the
