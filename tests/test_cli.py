@@ -107,7 +107,7 @@ def test_demo_runs_with_the_network_cut(tmp_path, cache):
 def _one_step_demo(out):
     "A demo of one epoch of one step (105 images, batches of 64, the last one dropped)"
     return [str(BIN/'finetune-course'), 'demo', '--epochs', '1', '--bs', '64', '--size', '32',
-            '--sample', '0.2', '--out', str(out)]
+            '--sample', '0.2', '--recipe', 'fit_head', '--out', str(out)]
 
 
 def test_log_gets_the_table_plainly_no_warning_and_right_plurals(tmp_path, cache):

@@ -102,13 +102,15 @@ def test_end_to_end(work, first):
 def test_checkpoint_is_a_state_dict_with_the_reported_numbers(work, first):
     import torch
     from fastai.metrics import accuracy, error_rate
-    from finetune_course.learner import course_learner
+    from finetune_course.learner import LINEAR_HEAD, course_learner
     from finetune_course.train import train_dls
     out = work/'runs'/'a'
     results = json.loads((out/'results.json').read_text())
     state = torch.load(out/'model.pth', weights_only=True)
     dls = train_dls(work/'data', 'styles', 64, 8, 0)[0]
-    learn = course_learner(dls, results['arch'], pretrained=False, metrics=[error_rate, accuracy])
+    assert results['recipe'] == 'probe_then_tune'  # the default: it ends with a linear head
+    learn = course_learner(dls, results['arch'], pretrained=False, metrics=[error_rate, accuracy],
+                           **LINEAR_HEAD, ps=0.)
     learn.model.load_state_dict(state)
     with learn.no_bar(): valid_loss, _, acc = learn.validate()
     assert abs(valid_loss - results['valid_loss']) < 1e-4 and abs(acc - results['accuracy']) < 1e-6
