@@ -89,6 +89,8 @@ def _steps_line(f, learn):
 _METRICS = {'error_rate': "the share of validation images the model got wrong",
             'accuracy': "the share of validation images the model got right"}
 
+_NOT_METRICS = ('views', 'strength')  # fields the probe recipes add to a row, not metrics
+
 def _columns_line(f):
     "The results table's columns in plain words, with the last epoch's numbers"
     last = f['history'][-1]
@@ -99,7 +101,7 @@ def _columns_line(f):
              f"`valid_loss` is the average loss on the {f['n_valid']} validation images after "
              f"the epoch ({last['valid_loss']:.3f})"]
     words += [f"`{m}` is {_METRICS.get(m, 'measured on the validation images')} ({last[m]:.3f})"
-              for m in last if m not in EPOCH_FIELDS and last[m] is not None]
+              for m in last if m not in (*EPOCH_FIELDS, *_NOT_METRICS) and last[m] is not None]
     words.append(f"`time` is how long the epoch took ({last['seconds']:.0f} s; "
                  f"{f['seconds']:.0f} s for all {f['epochs']})")
     return "Reading the columns: " + "; ".join(words) + "."
@@ -208,10 +210,13 @@ def summarize(
     "One paragraph on the run, computed from its `run_facts` and `diagnose`"
     f = run_facts(learn)
     frozen, found = sum(_frozen(r) for r in f['history']), [d[0] for d in diagnose(learn)]
+    full = sum(r['frozen_groups'] == 0 for r in f['history'])
+    part = f['epochs'] - frozen - full  # e.g. `two_phase`'s last block, `probe_then_tune`'s top
+    part = f", {part} training part of the body" if part else ""
     text = (f"{f['arch']} ({'ImageNet' if f['pretrained'] else 'random'} weights) was trained on "
             f"{f['n_train']} images of {len(f['classes'])} classes for "
-            f"{_count(f['epochs'], 'epoch')} ({frozen} with the body frozen, "
-            f"{f['epochs'] - frozen} training every layer) in {f['seconds']:.0f} s on "
+            f"{_count(f['epochs'], 'epoch')} ({frozen} with the body frozen, {full} training "
+            f"every layer{part}) in {f['seconds']:.0f} s on "
             f"{_count(f['threads'], 'CPU thread')}. After the last epoch it got "
             f"{f['n_valid_right']} of {f['n_valid']} validation images right (error rate "
             f"{f['error_rate']:.3f}, against {f['majority_error_rate']:.3f} for always answering "

@@ -13,13 +13,12 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.optimizer import SGD, RMSProp
-from fastai.torch_core import params
 from fastai.vision.augment import RandTransform, Resize
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from .core import CourseError, did_you_mean
-from .probe import _is_stage, adopt_log, probe, probe_then_tune
+from .probe import _is_stage, adopt_log, probe, probe_then_tune, split_at
 from .record import EpochLog
 
 # %% ../nbs/api/04a_recipes.ipynb #0b4dac7c
@@ -54,12 +53,6 @@ def last_block(
     return list(stages[-1].children())[-1]
 
 # %% ../nbs/api/04a_recipes.ipynb #2cdcf1a1
-def _split_at(learn:Learner, block:nn.Module):
-    "A splitter into three groups: the body before `block`, the body from `block` on, the head"
-    body, first = params(learn.model[0]), next(block.parameters())
-    cut = next(i for i, p in enumerate(body) if p is first)
-    return lambda model: [body[:cut], body[cut:], params(model[1:])]
-
 def two_phase(
     learn:Learner,          # a Learner with a pretrained body
     epochs:int,             # epochs of the second phase: the last block and the head training
@@ -72,7 +65,7 @@ def two_phase(
     "Keras style: train the head on a frozen body, then the body's last block too, at a low rate"
     learn.freeze()
     learn.fit_one_cycle(head_epochs, head_lr)
-    learn.splitter = _split_at(learn, block or last_block(learn))
+    learn.splitter = split_at(learn, block or last_block(learn))
     learn.opt_func = opt_func
     learn.create_opt()
     learn.freeze_to(1)
