@@ -7,8 +7,6 @@ __all__ = ['RECIPES', 'fit_head', 'fine_tune', 'last_block', 'two_phase', 'head_
            'from_scratch', 'get_recipe']
 
 # %% ../nbs/api/04a_recipes.ipynb #8d65fbb2
-import torch
-from fastai.callback.progress import ProgressCallback
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
@@ -18,8 +16,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .core import CourseError, did_you_mean
-from .probe import _is_stage, adopt_log, probe, probe_then_tune, split_at
-from .record import EpochLog
+from .probe import (_activations, _is_stage, adopt_log, inner_learner, probe,
+                                   probe_then_tune, split_at)
 
 # %% ../nbs/api/04a_recipes.ipynb #0b4dac7c
 def fit_head(
@@ -93,14 +91,11 @@ def _random_tfms(dl)->list:
     return [t for t in dl.after_item.fs + dl.after_batch.fs
             if isinstance(t, RandTransform) and not isinstance(t, Resize)]
 
-@torch.no_grad()
 def _features(learn:Learner, items)->TensorDataset:
     "The pooled body activations and labels of `items`, processed as the validation set is"
-    body, pool = learn.model[0], learn.model[1][0]
-    xs, ys = zip(*[(pool(body(x)).flatten(1), y) for x, y in
-                   learn.dls.test_dl(items, with_labels=True)])
-    return TensorDataset(torch.cat(xs).as_subclass(torch.Tensor),
-                         torch.cat(ys).as_subclass(torch.Tensor).long())
+    acts, labels = _activations(learn, items, nn.Sequential(learn.model[0], learn.model[1][0]),
+                                bs=learn.dls.bs)
+    return TensorDataset(acts.flatten(1), labels)
 
 def cached_features(
     learn:Learner,   # a Learner with a pretrained body, its training images not augmented
@@ -129,11 +124,7 @@ def cached_head(
     cbs:list=None,   # callbacks of the head's training, e.g. a best checkpoint, early stopping
 ):
     "A fixed feature extractor: the head trained on the frozen, eval-mode body's cached activations"
-    feats = Learner(cached_features(learn, bs), learn.model[1][1:], loss_func=learn.loss_func,
-                    metrics=learn.metrics, cbs=[EpochLog(), *(cbs or [])])
-    if not hasattr(learn, 'progress'): feats.remove_cb(ProgressCallback)  # `learn.no_bar()`
-    feats.logger = learn.logger  # `learn.no_logging()`
-    feats.outer = learn  # a checkpoint callback saves the whole model, `learn.model`
+    feats = inner_learner(learn, cached_features(learn, bs), learn.model[1][1:], cbs)
     feats.fit_one_cycle(epochs, lr)
     adopt_log(learn, feats, trained=1)
 
