@@ -106,12 +106,14 @@ def fit_probe(
 
 # %% ../nbs/api/04_probe.ipynb #bba9b7f6
 @torch.no_grad()
-def _activations(learn:Learner, items, module:nn.Module, flip:bool=False, bs:int=64)->tuple:
-    "`module`'s activations of `items` (mirrored if `flip`) and their labels, as the validation set is processed"
-    xs, ys = [], []
-    for x, y in learn.dls.test_dl(items, with_labels=True, bs=bs):
-        xs.append(module(x.flip(3) if flip else x)); ys.append(y)
-    return torch.cat(xs).as_subclass(torch.Tensor), torch.cat(ys).as_subclass(torch.Tensor).long()
+def _activations(learn:Learner, items, module:nn.Module, mirrored:bool=False, bs:int=64)->tuple:
+    "`module`'s activations of `items` (then of each mirrored, if `mirrored`) and labels, as validation sees them"
+    xs, ms, ys = [], [], []
+    for x, y in learn.dls.test_dl(items, with_labels=True, bs=bs):  # each image decoded once
+        xs.append(module(x)); ys.append(y)
+        if mirrored: ms.append(module(x.flip(3)))
+    ys = torch.cat(ys).as_subclass(torch.Tensor).long()
+    return torch.cat(xs + ms).as_subclass(torch.Tensor), torch.cat([ys, ys] if mirrored else [ys])
 
 def _pooled(module:nn.Module, acts:torch.Tensor)->np.ndarray:
     "`module` applied to `acts`, then averaged over the image: one feature vector per image"
@@ -199,6 +201,11 @@ def probe(
 probe.own_learner = True  # it trains outside `learn`: callbacks on `learn` never run
 
 # %% ../nbs/api/04_probe.ipynb #bacc5218
+def _depthwise(module:nn.Module)->list:
+    "The depthwise convolutions in `module`: one spatial filter per channel"
+    return [m for m in module.modules()
+            if isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels]
+
 def probe_then_tune(
     learn:Learner,               # a Learner with a pretrained body
     epochs:int,                  # epochs of fine-tuning the top and the head, after the probe
@@ -206,6 +213,7 @@ def probe_then_tune(
     stages:int=2,                # how many of the body's last stages of blocks fine-tune
     strengths:tuple=STRENGTHS,   # L2 strengths `C` of the probe, the best on validation kept
     flip:bool=True,              # also train on each image mirrored left to right
+    depthwise:bool=False,        # also fine-tune the top's depthwise (spatial) filters: slower on CPU
     bs:int=None,                 # batch size of the fine-tuning (default: the images' batch size)
     cbs:list=None,               # callbacks of the fine-tuning, e.g. a best checkpoint, early stopping
 ):
@@ -213,12 +221,8 @@ def probe_then_tune(
     learn.freeze()
     learn.model.eval()
     trunk, top = split_body(learn, stages)
-    items = learn.dls.train_ds.items
-    train, valid = (_activations(learn, ds.items, trunk) for ds in (learn.dls.train_ds, learn.dls.valid_ds))
-    if flip:  # a second pass over the training images: each test_dl draws from fastai's seeded RNG,
-        # and the recorded runs (bench/README.md, lessons) were measured with this order of draws
-        mirrored = _activations(learn, items, trunk, flip=True)
-        train = tuple(torch.cat(pair) for pair in zip(train, mirrored))
+    train = _activations(learn, learn.dls.train_ds.items, trunk, mirrored=flip)
+    valid = _activations(learn, learn.dls.valid_ds.items, trunk)
     n = len(learn.dls.train_ds)  # the probe sees each training image once, as validation would
     layer = fit_probe(_pooled(top, train[0][:n]), train[1][:n].numpy(),
                       _pooled(top, valid[0]), valid[1].numpy(), len(learn.dls.vocab), strengths)
@@ -226,6 +230,8 @@ def probe_then_tune(
     learn.splitter = split_at(learn, top[0])  # three groups: the trunk, the top, the head
     learn.create_opt()
     learn.freeze_to(1)  # the trunk frozen; the top and the head train
+    if not depthwise:  # the spatial filters keep their pretrained weights (their gradients are costly)
+        for conv in _depthwise(top): conv.weight.requires_grad_(False)
     inner = _inner(learn, train, valid, nn.Sequential(top, learn.model[1]),
                    cbs=[KeepBnStats(), *(cbs or [])], bs=bs)
     inner.fit_one_cycle(epochs, lr)
