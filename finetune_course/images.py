@@ -26,8 +26,8 @@ MAX_PIXELS = 40_000_000  # larger images are refused: they would take gigabytes 
 
 # %% ../nbs/api/02a_images.ipynb #c3a5737a
 def _too_many(name, pixels:int, max_pixels:int, dims:str='')->CourseError:
-    return CourseError(f"{name} has {pixels:,} pixels{dims}, more than the {max_pixels:,} "
-                       "allowed: shrink it first (a classifier looks at a few hundred pixels a side).")
+    return CourseError(f"{name} has {pixels:,} pixels{dims}, more than the {max_pixels:,} allowed: "
+                       "shrink it first (a classifier looks at a few hundred pixels a side).")
 
 def check_pixels(
     size:tuple,                 # (width, height) of an image
@@ -107,7 +107,7 @@ def walk_folder(
     path:str|Path,   # the folder to walk
     folders=None,    # only these sub-folders of it, e.g. ['train', 'valid']
 )->Walk:
-    "Every file below `path`, each real folder visited once (links that loop are listed, not followed)"
+    "Every file below `path`, each real folder once: a link that loops is listed, not followed"
     seen, walk = set(), Walk([], [], [])
     for top in [Path(path)/f for f in folders] if folders else [Path(path)]:
         for root, dirs, names in os.walk(top, followlinks=True):

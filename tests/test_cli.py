@@ -146,8 +146,7 @@ def test_a_terminal_still_gets_progress_bars(tmp_path, cache):
     assert 'epoch     train_loss' in text
 
 
-def test_predict_prints_each_images_class_and_says_why_a_file_is_not_an_image(model_dir,
-                                                                              tmp_path):
+def test_predict_prints_each_images_class_and_why_a_file_is_not_an_image(model_dir, tmp_path):
     "`finetune-course predict MODEL IMAGE...` offline on a safe export, as the web page reads it"
     from finetune_course.datasets import course_data
     from finetune_course.export import load_model
@@ -159,8 +158,9 @@ def test_predict_prints_each_images_class_and_says_why_a_file_is_not_an_image(mo
                   str(tmp_path/'notes.txt'), *map(str, images[1:])])
     assert result.returncode == 2, result.stderr
     model = load_model(model_dir)
-    assert result.stdout.splitlines() == [
-        f"{f}: {p.label} {p.probs[p.label]:.1%}" for f, p in ((f, model.predict(f)) for f in images)]
+    preds = [model.predict(f) for f in images]
+    assert result.stdout.splitlines() == [f"{f}: {p.label} {p.probs[p.label]:.1%}"
+                                          for f, p in zip(images, preds)]
     assert f"{tmp_path/'notes.txt'} is not an image file Pillow can read" in result.stderr
     assert '1 of the 4 files could not be classified' in result.stderr
     assert 'Traceback' not in result.stderr
