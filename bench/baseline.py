@@ -27,14 +27,14 @@ RUNS = ('baseline', 'fine_tune', 'fit_head', 'cached_head', 'probe', 'probe_then
 
 def emotions_split():
     "(dataset folder, training files, validation files, test files) of the embedded emotions data"
-    from fastai.data.transforms import get_image_files
     from finetune_course.data import default_valid_styles, style_of
     from finetune_course.datasets import course_data
+    from finetune_course.images import image_items
     path = course_data('emotions')
     valid_styles = set(default_valid_styles(path))
-    files = get_image_files(path/'train')
+    files = image_items(path/'train')
     return (path, [f for f in files if style_of(f) not in valid_styles],
-            [f for f in files if style_of(f) in valid_styles], get_image_files(path/'test'))
+            [f for f in files if style_of(f) in valid_styles], image_items(path/'test'))
 
 
 def run_baseline(epochs, size, bs, seed):

@@ -7,14 +7,13 @@ __all__ = ['freeze_audit', 'bn_drift']
 
 # %% ../nbs/api/04b_audit.ipynb #d4858447
 import copy
-import random
 
-import numpy as np
 import pandas as pd
 import torch
 from fastai.callback.core import Callback
-from fastai.callback.training import ShortEpochCallback
+from fastai.callback.training import ShortEpochCallback, bn_types
 from fastai.learner import Learner
+from fastai.torch_core import get_random_states, set_random_states
 from fastcore.foundation import L
 from torch import nn
 
@@ -22,15 +21,13 @@ from .core import CourseError
 from .record import EpochLog
 
 # %% ../nbs/api/04b_audit.ipynb #3c238594
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-
 def _param_names(learn:Learner)->dict:
     "Each parameter of `learn.model` (by id) -> the name of the module that holds it"
     return {id(p): n.rpartition('.')[0] for n, p in learn.model.named_parameters()}
 
 def _batchnorms(module:nn.Module)->list:
     "The BatchNorm layers inside `module` that have weights"
-    return [m for m in module.modules() if isinstance(m, _BN) and m.weight is not None]
+    return [m for m in module.modules() if isinstance(m, bn_types) and m.weight is not None]
 
 # %% ../nbs/api/04b_audit.ipynb #e9a1eba0
 def _parts(learn:Learner, parts:dict|None)->dict:
@@ -89,14 +86,6 @@ class _BnModes(Callback):
     def after_pred(self):
         if self.training and self.modes is None: self.modes = [m.training for m in self.bns]
 
-def _random_states(learn:Learner)->tuple:
-    return (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-            [dl.rng.getstate() for dl in learn.dls.loaders])
-
-def _set_random_states(learn:Learner, states:tuple):
-    random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
-    for dl, state in zip(learn.dls.loaders, states[3]): dl.rng.setstate(state)
-
 # %% ../nbs/api/04b_audit.ipynb #806a6672
 def _moved(before:dict, after:dict, names)->int:
     "How many of the tensors `names` differ between two state dicts"
@@ -113,7 +102,8 @@ def bn_drift(
     if learn.opt is None: learn.create_opt()
     model_state = copy.deepcopy(learn.model.state_dict())
     opt_state = copy.deepcopy(learn.opt.state_dict())
-    modes, states = [m.training for m in learn.model.modules()], _random_states(learn)
+    modes, states = [m.training for m in learn.model.modules()], get_random_states()
+    dl_states = [dl.rng.getstate() for dl in learn.dls.loaders]  # the batch order
     recorded = dict(learn.recorder.__dict__)  # fit starts new lists: keep the old ones
     bns = _batchnorms(learn.model)
     names = {id(p): n for n, p in learn.model.named_parameters()}
@@ -143,6 +133,7 @@ def bn_drift(
         learn.model.load_state_dict(model_state)
         learn.opt.load_state_dict(opt_state)
         for m, mode in zip(learn.model.modules(), modes): m.train(mode)
-        _set_random_states(learn, states)
+        set_random_states(**states)
+        for dl, state in zip(learn.dls.loaders, dl_states): dl.rng.setstate(state)
         learn.recorder.__dict__.clear(); learn.recorder.__dict__.update(recorded)
     return pd.DataFrame(rows).set_index('group')

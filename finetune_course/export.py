@@ -24,9 +24,9 @@ from fastai.vision.learner import create_timm_model, create_vision_model
 from fasttransform import Pipeline, Transform
 from torch import nn
 
-from .core import CourseError, atomic_write, replace_folder
-from .predict import Prediction, _prediction, as_image
-from .weights import arch_source, file_sha256
+from .core import CourseError, atomic_write, file_sha256, replace_folder
+from .predict import Prediction, as_image
+from .weights import arch_source
 
 # %% ../nbs/api/07b_export.ipynb #e2eee32d
 FORMAT = 'finetune_course-model-1'
@@ -126,7 +126,7 @@ class CourseModel:
 
     def predict(self, img)->Prediction:
         "The predicted class for `img` (a path, a PIL image or an array) and every probability"
-        return _prediction(self.classes, self.probs(img))
+        return Prediction.from_probs(self.classes, self.probs(img))
 
     def __repr__(self):
         return f"CourseModel({self.config['arch']}, classes={self.classes})"

@@ -8,22 +8,21 @@ __all__ = ['KINDS', 'IMBALANCE', 'SPLITS', 'MODES', 'HIDDEN', 'SIGNATURES', 'sav
 
 # %% ../nbs/api/03a_health.ipynb #b987c19f
 import errno
-import hashlib
 import io
 import os
 import re
-import warnings
 from collections import Counter
 from pathlib import Path
 
 import imagehash
 import numpy as np
 import pandas as pd
-from fastai.data.transforms import image_extensions, parent_label
+from fastai.data.transforms import parent_label
 from PIL import Image, UnidentifiedImageError
 
-from .core import CourseError, atomic_write_text
-from .data import image_folder, open_image
+from .core import CourseError, atomic_write_text, file_sha256
+from .images import (IMAGE_SUFFIXES, image_folder, image_header, open_image,
+                                    walk_folder)
 
 # %% ../nbs/api/03a_health.ipynb #b5b339ad
 KINDS = {  # kind: (left out of training by the exclusion list?, how to fix it)
@@ -33,7 +32,7 @@ KINDS = {  # kind: (left out of training by the exclusion list?, how to fix it)
     'unsupported_format': (True, "PIL cannot open this format: convert it to PNG or JPEG."),
     'corrupt': (True, "PIL cannot decode it: export or download it again."),
     'truncated': (True, "The file ends early (an interrupted download?): download it again."),
-    'decompression_bomb': (True, "It declares more pixels than PIL's safety limit and was not "
+    'decompression_bomb': (True, "It declares more pixels than the course's limit and was not "
                                  "decoded: do not train on it."),
     'unreadable': (True, "No permission to read it: `chmod a+r` it, or leave it out."),
     'symlink_loop': (True, "A symlink that leads back to itself: remove the link."),
@@ -82,9 +81,13 @@ MODES = {'CMYK': "printer colours (CMYK)", 'I;16': "16 bits a pixel (plain fasta
 HIDDEN = {'thumbs.db', 'desktop.ini', 'icon\r'}
 SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG', b'GIF8', b'BM', b'RIFF', b'II*\0', b'MM\0*')
 
+def _unnamed(e)->str:
+    "The message of `e` without the name Pillow and `image_header` give our in-memory copy"
+    return re.sub(r"\s*'?<_io.BytesIO object at \w+>'?\s*", '', str(e))
+
 def _broken(e):
     "The kind and detail of a decoding error (PIL names our in-memory copy: drop that)"
-    detail = re.sub(r"\s*'?<_io.BytesIO object at \w+>'?", '', str(e))
+    detail = _unnamed(e)
     return ('truncated' if 'truncated' in detail.lower() else 'corrupt', detail)
 
 def _inspect(fn, size):
@@ -99,12 +102,9 @@ def _inspect(fn, size):
     if not data: return [('zero_byte', "0 bytes")], None, None
     ext, found = fn.suffix.lower(), []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('error', Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                fmt, mode, (w, h), info, exif = im.format, im.mode, im.size, im.info, im.getexif()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        return [('decompression_bomb', str(e).split(',')[0])], None, None
+        with image_header(io.BytesIO(data)) as im:
+            fmt, mode, (w, h), info, exif = im.format, im.mode, im.size, im.info, im.getexif()
+    except CourseError as e: return [('decompression_bomb', _unnamed(e))], None, None
     except UnidentifiedImageError as e:
         if data.startswith(SIGNATURES): return [_broken(e)], None, None
         if ext not in Image.registered_extensions():
@@ -124,22 +124,14 @@ def _inspect(fn, size):
     if min(w, h) < size:
         kind = 'tiny' if min(w, h) < 8 else 'too_small'
         found.append((kind, f"{w}x{h} px, training at {size} px"))
-    return found, hashlib.sha256(data).hexdigest(), imagehash.phash(rgb)
+    return found, file_sha256(fn), imagehash.phash(rgb)
 
 # %% ../nbs/api/03a_health.ipynb #f0ac7598
-def _walk(root):
-    "Files below `root`, each real folder once; folder links that loop; folders with no files"
-    seen, files, loops, folders = set(), [], [], []
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen: loops.append(Path(folder)); dirs[:] = []; continue
-        seen.add(real)
-        folders.append(Path(folder))
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-        files += [Path(folder)/n for n in sorted(names)]
-    full = {p for f in files if not (f.name.startswith('.') or f.name.lower() in HIDDEN)
+def _empty(walk)->list:
+    "The folders below the top of `walk` (from `walk_folder`) that hold no file but hidden ones"
+    full = {p for f in walk.files if not (f.name.startswith('.') or f.name.lower() in HIDDEN)
             for p in f.parents}
-    return files, loops, [d for d in folders[1:] if d not in full]
+    return [d for d in walk.folders[1:] if d not in full]
 
 # %% ../nbs/api/03a_health.ipynb #e89ae81c
 def _split(rel): return rel.parts[0] if len(rel.parts) > 1 and rel.parts[0] in SPLITS else ''
@@ -205,14 +197,15 @@ def check_images(
 )->pd.DataFrame:
     "A report of everything wrong with the images in `path`; reads every file, changes none"
     root = image_folder(path)
-    files, loops, empty = _walk(root)
+    walk = walk_folder(root)
+    files, loops, empty = walk.files, walk.loops, _empty(walk)
     rows, hashes, labels = [], {}, Counter()
     real_images = {os.path.realpath(f) for f in files if not f.is_symlink()}
     for fn in files:
         rel, name = fn.relative_to(root), fn.name
         if name.startswith('.') or name.lower() in HIDDEN:
             rows.append((rel, 'hidden_file', name)); continue
-        if fn.suffix.lower() not in image_extensions: continue
+        if fn.suffix.lower() not in IMAGE_SUFFIXES: continue
         if fn.is_symlink() and os.path.realpath(fn) in real_images:
             rows.append((rel, 'symlink_duplicate', f"-> {os.readlink(fn)}")); continue
         found, sha, phash = _inspect(fn, size)
@@ -249,7 +242,7 @@ def label_clashes(
     get_y=parent_label,  # image file -> its label
 )->list:
     "Groups of files with the same bytes but different labels: one picture filed under two classes"
-    shas = {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
+    shas = {f: file_sha256(f) for f in files}
     return [sorted(g) for g in _same_bytes(shas)
             if len({str(get_y(f)) for f in g}) > 1]
 

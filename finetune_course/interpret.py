@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from fastai.data.transforms import get_image_files, parent_label
+from fastai.data.transforms import parent_label
 from fastai.interpret import ClassificationInterpretation
 from fastai.learner import Learner
 
 from .core import CourseError, atomic_write_text
-from .data import image_items
+from .images import image_items
 
 # %% ../nbs/api/07_interpret.ipynb #fcad6c28
 def labelled_dl(
@@ -26,9 +26,7 @@ def labelled_dl(
 ):
     "A DataLoader over the images in `folder`, labelled by their folder, processed as validation"
     folder = Path(folder)
-    files = get_image_files(folder)
-    if not files: raise CourseError(f"No images found in {folder}: pass a folder that holds one "
-                                    "folder of images per class.")
+    files = image_items(folder)  # or a CourseError if there is none
     unknown = sorted({parent_label(f) for f in files} - set(learn.dls.vocab))
     if unknown: raise CourseError(f"{folder} has classes the model does not know: "
                                   f"{', '.join(unknown)}. It knows {', '.join(learn.dls.vocab)}.")

@@ -15,16 +15,18 @@ import fastai.callback.schedule  # adds learn.fit_one_cycle, learn.fine_tune and
 import timm
 import torch
 import torchvision
+from fastai.callback.training import bn_types
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import Normalize
 from fastai.learner import Learner
 from fastai.metrics import error_rate
-from fastai.vision.learner import model_meta, vision_learner
+from fastai.vision.learner import vision_learner
 from fastcore.meta import delegates
 from fasttransform import Pipeline
 from torch import nn
 
 from .core import CourseError, did_you_mean
+from .preprocess import preprocessing
 from .record import EpochLog
 from .weights import arch_source, pretrained_kwargs, weights_unavailable
 
@@ -43,13 +45,6 @@ def _normalized(dls:DataLoaders, stats:tuple)->DataLoaders:
         [t for t in dl.after_batch.fs if not isinstance(t, Normalize)] + [norm]))
         for dl in dls.loaders]
     return copied
-
-# %% ../nbs/api/04_learner.ipynb #8eddbbc5
-def _weights_stats(learn:Learner, model)->tuple:
-    "The (mean, std) the ImageNet weights of `learn`'s model were trained with"
-    cfg = getattr(getattr(learn.model[0], 'model', None), 'pretrained_cfg', None)  # timm
-    if cfg: return list(cfg['mean']), list(cfg['std'])
-    return model_meta[model]['stats']  # torchvision: fastai's imagenet_stats
 
 # %% ../nbs/api/04_learner.ipynb #fe948974
 @delegates(vision_learner, but=['normalize', 'weights', 'pretrained_cfg_overlay'])
@@ -72,7 +67,8 @@ def course_learner(
     except OSError as e:  # the download failed: no network, or a server that does not answer
         if not pretrained: raise
         raise weights_unavailable(arch, e) from e
-    learn.dls = _normalized(dls, _weights_stats(learn, model))
+    prep = preprocessing(arch)
+    learn.dls = _normalized(dls, (list(prep.mean), list(prep.std)))
     learn.arch = arch
     learn.add_cb(EpochLog())
     if channels_last:
@@ -112,8 +108,6 @@ def imagenet_classifier(
 LINEAR_HEAD = dict(concat_pool=False, first_bn=False, lin_ftrs=[])  # avg pool, dropout, linear
 
 # %% ../nbs/api/04_learner.ipynb #b0ae074a
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
-
 def head_from_classes(
     learn:Learner,   # a Learner from `course_learner(dls, **LINEAR_HEAD)`
     classes:dict,    # each class of `learn.dls.vocab` -> the ImageNet class name it starts from
@@ -129,7 +123,7 @@ def head_from_classes(
     layers = list(learn.model[1].modules())
     linears = [m for m in layers if isinstance(m, nn.Linear)]
     if (len(linears) != 1 or linears[0].in_features != source.in_features
-            or any(isinstance(m, _BN) for m in layers)):
+            or any(isinstance(m, bn_types) for m in layers)):
         raise CourseError("The head's last layer must see the pooled features the ImageNet "
                           "classifier saw: make the Learner with "
                           "`course_learner(dls, **LINEAR_HEAD)`.")

@@ -64,3 +64,20 @@ def browser():
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope='session')
+def model_dir(tmp_path_factory):
+    "A tiny emotions model, trained for one epoch and exported through the safe route"
+    from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (adds Learner.fit_one_cycle)
+    from fastai.torch_core import set_seed
+    from finetune_course.data import folder_dls
+    from finetune_course.datasets import course_data
+    from finetune_course.export import export_model
+    from finetune_course.learner import course_learner
+    tmp = tmp_path_factory.mktemp('model')
+    set_seed(42)
+    train = few(course_data('emotions')/'train', tmp/'train', 8)
+    learn = course_learner(folder_dls(train, size=64))
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 1e-2)
+    return export_model(learn, tmp/'model')

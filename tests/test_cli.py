@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from conftest import BIN, run, offline
+from conftest import BIN, can_cut_network, offline, run
 
 
 def test_help_is_quick_and_imports_no_torch():
@@ -144,3 +144,29 @@ def test_a_terminal_still_gets_progress_bars(tmp_path, cache):
     text = shown.decode()
     assert re.search(r'Epoch 1/1 : \|[█-]+\| +\d', text), text[:2000]  # fastprogress's bar
     assert 'epoch     train_loss' in text
+
+
+def test_predict_prints_each_images_class_and_why_a_file_is_not_an_image(model_dir, tmp_path):
+    "`finetune-course predict MODEL IMAGE...` offline on a safe export, as the web page reads it"
+    from finetune_course.datasets import course_data
+    from finetune_course.export import load_model
+    test = course_data('emotions')/'test'
+    images = [sorted((test/c).iterdir())[0] for c in ('happy', 'sad', 'angry')]
+    (tmp_path/'notes.txt').write_text('not an image\n')
+    offline_prefix = ['unshare', '-n'] if can_cut_network() else []
+    result = run([*offline_prefix, 'finetune-course', 'predict', str(model_dir), str(images[0]),
+                  str(tmp_path/'notes.txt'), *map(str, images[1:])])
+    assert result.returncode == 2, result.stderr
+    model = load_model(model_dir)
+    preds = [model.predict(f) for f in images]
+    assert result.stdout.splitlines() == [f"{f}: {p.label} {p.probs[p.label]:.1%}"
+                                          for f, p in zip(images, preds)]
+    assert f"{tmp_path/'notes.txt'} is not an image file Pillow can read" in result.stderr
+    assert '1 of the 4 files could not be classified' in result.stderr
+    assert 'Traceback' not in result.stderr
+    top = run(['finetune-course', 'predict', str(model_dir), str(images[0]), '--top', '3'])
+    assert top.returncode == 0, top.stderr
+    assert top.stdout.count('%') == 3 and top.stdout.startswith(f"{images[0]}: ")
+    wrong = run(['finetune-course', 'predict', str(tmp_path), str(images[0])])
+    assert wrong.returncode == 2 and 'config.json is missing' in wrong.stderr
+    assert 'Traceback' not in wrong.stderr

@@ -2,6 +2,7 @@
 interrupted runs and reruns with the same seed."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -119,6 +120,8 @@ def test_checkpoint_is_a_state_dict_with_the_reported_numbers(work, first):
 def test_same_seed_same_numbers_with_or_without_the_results_table(work, first, env):
     assert '█' not in first[0].stdout and 'Epoch 1: best valid_loss so far' in first[0].stdout
     assert 'epoch     train_loss' not in first[0].stdout  # --quiet: no table
+    # --quiet: no raw lists of numbers either (fastai's Recorder prints them without the bars)
+    assert not re.search(r'^\[\d', first[0].stdout, re.M), first[0].stdout
     again = cli('train', '--data', 'data', '--epochs', '2', '--out', 'runs/b', *SETTINGS[:-1],
                 env=env, cwd=work)
     assert again.returncode == 0, again.stderr
