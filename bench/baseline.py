@@ -27,14 +27,11 @@ RUNS = ('baseline', 'fine_tune', 'fit_head', 'cached_head', 'probe', 'probe_then
 
 def emotions_split():
     "(dataset folder, training files, validation files, test files) of the embedded emotions data"
-    from fastai.data.transforms import get_image_files
-    from finetune_course.data import default_valid_styles, style_of
+    from finetune_course.data import style_split
     from finetune_course.datasets import course_data
     path = course_data('emotions')
-    valid_styles = set(default_valid_styles(path))
-    files = get_image_files(path/'train')
-    return (path, [f for f in files if style_of(f) not in valid_styles],
-            [f for f in files if style_of(f) in valid_styles], get_image_files(path/'test'))
+    split = style_split(path)
+    return path, split.train, split.valid, split.test
 
 
 def run_baseline(epochs, size, bs, seed):
@@ -97,7 +94,7 @@ def run_course(name, epochs, size, bs, seed):
     recipe = get_recipe(name)
     path, train, valid, test = emotions_split()
     set_seed(seed)  # before the DataLoaders: fastai seeds their shuffling when they are made
-    dls = course_dls(sorted(train) + sorted(valid), parent_label, path, size=size, bs=bs,
+    dls = course_dls(train + valid, parent_label, path, size=size, bs=bs,
                      valid_styles=default_valid_styles(path), num_workers=0)
     learn = course_learner(dls, pretrained=getattr(recipe, 'pretrained', True))
     start = time.time()

@@ -4,14 +4,16 @@
 
 # %% auto #0
 __all__ = ['SKIP_FIX', 'open_image', 'CourseImage', 'image_folder', 'read_exclusions', 'image_items', 'style_of',
-           'default_valid_styles', 'style_splitter', 'course_dls', 'folder_block', 'folder_dls', 'split_folder_dls',
-           'filename_dls', 'table_dls']
+           'default_valid_styles', 'StyleSplit', 'style_split', 'style_splitter', 'course_dls', 'folder_block',
+           'folder_dls', 'split_folder_dls', 'filename_dls', 'table_dls']
 
 # %% ../nbs/api/03_data.ipynb #4883b49d
 import os
+import random
 import warnings
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -139,6 +141,30 @@ def default_valid_styles(
                           "folder with a styles.csv listing each style and its split.")
     styles = pd.read_csv(table)
     return sorted(styles.loc[styles['split'] == 'valid', 'style'])
+
+# %% ../nbs/api/03_data.ipynb #c2e8f4a6
+class StyleSplit(NamedTuple):
+    "A dataset's image files split by drawing style, as `style_split` returns them"
+    train: list         # the training styles' images (a seeded `sample` share of them), sorted
+    valid: list         # the validation styles' images, held out whole
+    test: list          # the images in test/, in styles neither trained nor validated on
+    valid_styles: list  # the styles `styles.csv` marks for validation
+    test_styles: list   # the styles of the test images
+
+def style_split(
+    path:str|Path,     # a dataset with a styles.csv, its images in train/ (or in `path`) and test/
+    sample:float=1.,   # share of the training styles' images to keep: a seeded sample
+    seed:int=42,       # seed of the sample
+)->StyleSplit:
+    "The image files of `path` split by style: training, validation (as styles.csv says) and test"
+    path = image_folder(path)
+    valid_styles, split = default_valid_styles(path), (path/'train').is_dir()
+    files = image_items(path/'train' if split else path)
+    training = [f for f in files if style_of(f) not in valid_styles]
+    kept = sorted(random.Random(seed).sample(training, round(sample * len(training))))
+    test = list(image_items(path/'test')) if split and (path/'test').is_dir() else []
+    return StyleSplit(kept, [f for f in files if style_of(f) in valid_styles], test, valid_styles,
+                      sorted({style_of(f) for f in test}))
 
 # %% ../nbs/api/03_data.ipynb #77dd9bc2
 def _rows(items):

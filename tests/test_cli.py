@@ -118,8 +118,9 @@ def test_log_gets_the_table_plainly_no_warning_and_right_plurals(tmp_path, cache
     assert 'torch.jit.script' not in result.stderr, result.stderr
     assert '\r' not in result.stdout and '█' not in result.stdout, result.stdout[:2000]
     lines = result.stdout.splitlines()
-    header = lines.index('epoch     train_loss  valid_loss  error_rate  time')
-    assert re.match(r'0 +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d\d:\d\d$', lines[header + 1])
+    header = lines.index('epoch     train_loss  valid_loss  error_rate  accuracy  time')
+    assert re.match(r'0 +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d\d:\d\d$',
+                    lines[header + 1])
     for words in ('1 step per epoch', '1 step in 1 epoch.', 'for 1 epoch (', 'on 1 CPU thread.'):
         assert words in result.stdout, words
     for wrong in ('1 steps', '1 epochs', '1 CPU threads'): assert wrong not in result.stdout
