@@ -93,16 +93,17 @@ def run_training(
     from fastai.torch_core import set_seed
     from finetune_course.data import image_folder
     from finetune_course.datasets import course_data
-    from finetune_course.explain import explain, plot_losses, test_error_rate
+    from finetune_course.explain import explain, plot_losses
     from finetune_course.export import export_model
+    from finetune_course.interpret import test_error_rate
     from finetune_course.learner import course_learner
     from finetune_course.recipes import get_recipe
     from finetune_course.record import (RUN_FILES, AtomicSaveModel, check_run_folder, run_facts,
                                         save_run)
     from finetune_course.weights import pretrained_kwargs
-    fit, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
-    own = getattr(fit, 'own_learner', False)
-    if own and 'cbs' not in inspect.signature(fit).parameters:
+    recipe, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
+    own = recipe.own_learner
+    if own and 'cbs' not in inspect.signature(recipe.fit).parameters:
         raise CourseError(f"--recipe {p['recipe']} trains no epochs, so `train` has no best epoch "
                           "to keep: use it from Python (`compare_recipes`), or --recipe "
                           "probe_then_tune, which starts from it.")
@@ -112,17 +113,17 @@ def run_training(
     dls, valid, test_files, test_styles = train_dls(data, p['valid'], p['size'], p['bs'],
                                                     p['seed'], p['sample'])
     checkpoints = Path(f"{out}.checkpoint")
-    learn = course_learner(dls, p['arch'], pretrained=getattr(fit, 'pretrained', True),
+    learn = course_learner(dls, p['arch'], pretrained=recipe.pretrained,
                            metrics=[error_rate, accuracy], path=checkpoints, model_dir='.')
     saver = AtomicSaveModel(p['monitor'])
     stop = [EarlyStoppingCallback(p['monitor'], patience=p['patience'], reset_on_fit=False)]
-    lr = p['lr'] or inspect.signature(fit).parameters['lr'].default
+    lr = p['lr'] or recipe.lr
     (checkpoints/'best.pth').unlink(missing_ok=True)  # an interrupted earlier run's
     had_record = (out/'results.json').exists()
     try:
         cbs = [saver] + (stop if p['patience'] else [])
         with learn.added_cbs([] if own else cbs), (learn.no_bar() if p['quiet'] else nullcontext()):
-            fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
+            recipe.fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
     except KeyboardInterrupt:
         print(_interrupted(out, saver, had_record), file=sys.stderr)
         raise
@@ -136,13 +137,11 @@ def run_training(
                    n_valid_right=round(best['accuracy'] * facts['n_valid']),
                    best_epoch=saver.best_epoch, monitor=p['monitor'], recipe=p['recipe'], lr=lr,
                    size=p['size'], seed=p['seed'], sample=p['sample'], valid=valid, data=str(data))
-    test_error = test_error_rate(learn, test_files) if test_files else None
-    if test_files: results.update(test_error_rate=test_error, test_accuracy=1 - test_error,
-                                  n_test=len(test_files), test_styles=test_styles)
-    text = explain(learn, test_error, len(test_files), test_styles) + (
-        f"\nThe saved model (model.pth, model.pkl, model/) is the one after epoch "
-        f"{saver.best_epoch}, the best {p['monitor']} ({best[p['monitor']]:.4f})"
-        + ("; the test error rate above is that model's." if test_files else "."))
+    if test_files:
+        test_error = test_error_rate(learn, test_files)
+        results.update(test_error_rate=test_error, test_accuracy=1 - test_error,
+                       n_test=len(test_files), test_styles=test_styles)
+    text = explain(results)  # as `finetune-course explain` reads it back from results.json
     results['wall_seconds'] = round(time.time() - start, 1)
     learn.path, learn.model_dir = Path('.'), 'models'  # as a plain Learner's, for the export
     save_run(out, learn, results, text, plot_losses(learn), saver.last_saved_path, export_model)

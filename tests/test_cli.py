@@ -39,6 +39,13 @@ def test_demo_end_to_end(tmp_path, cache):
     assert 0 <= results['test_error_rate'] <= 1
     assert (out/'losses.png').read_bytes()[:4] == b'\x89PNG'
     assert (out/'explanation.txt').read_text().strip() in result.stdout
+    # the record alone explains the run: the same words, read back from results.json
+    explained = run(['finetune-course', 'explain', str(out)])
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout == (out/'explanation.txt').read_text()
+    assert f"after epoch {results['best_epoch']}, the best valid_loss" in explained.stdout
+    missing = run(['finetune-course', 'explain', str(tmp_path)])
+    assert missing.returncode == 2 and 'holds no results.json' in missing.stderr
     predict = run([str(BIN/'python'), '-c', (
         "from fastai.learner import load_learner; from finetune_course.datasets import course_data;"
         f"learn = load_learner(r'{out/'model.pkl'}');"
