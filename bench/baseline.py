@@ -27,14 +27,11 @@ RUNS = ('baseline', 'fine_tune', 'fit_head', 'cached_head', 'probe', 'probe_then
 
 def emotions_split():
     "(dataset folder, training files, validation files, test files) of the embedded emotions data"
-    from finetune_course.data import default_valid_styles, style_of
+    from finetune_course.data import style_split
     from finetune_course.datasets import course_data
-    from finetune_course.images import image_items
     path = course_data('emotions')
-    valid_styles = set(default_valid_styles(path))
-    files = image_items(path/'train')
-    return (path, [f for f in files if style_of(f) not in valid_styles],
-            [f for f in files if style_of(f) in valid_styles], image_items(path/'test'))
+    split = style_split(path)
+    return path, split.train, split.valid, split.test
 
 
 def run_baseline(epochs, size, bs, seed):
@@ -92,20 +89,20 @@ def run_course(name, epochs, size, bs, seed):
     from fastai.data.transforms import parent_label
     from fastai.torch_core import set_seed
     from finetune_course.data import course_dls, default_valid_styles
+    from finetune_course.interpret import test_error_rate
     from finetune_course.learner import course_learner
     from finetune_course.recipes import get_recipe
     recipe = get_recipe(name)
     path, train, valid, test = emotions_split()
     set_seed(seed)  # before the DataLoaders: fastai seeds their shuffling when they are made
-    dls = course_dls(sorted(train) + sorted(valid), parent_label, path, size=size, bs=bs,
+    dls = course_dls(train + valid, parent_label, path, size=size, bs=bs,
                      valid_styles=default_valid_styles(path), num_workers=0)
-    learn = course_learner(dls, pretrained=getattr(recipe, 'pretrained', True))
+    learn = course_learner(dls, pretrained=recipe.pretrained)
     start = time.time()
     with learn.no_bar(), learn.no_logging():
-        recipe(learn, epochs - 1 if name == 'fine_tune' else epochs)  # fine_tune adds a frozen epoch
+        recipe.fit(learn, epochs - 1 if name == 'fine_tune' else epochs)  # fine_tune adds a frozen epoch
     seconds = time.time() - start
-    with learn.no_bar(), learn.no_logging():
-        test_error = learn.validate(dl=learn.dls.test_dl(test, with_labels=True))[1]
+    test_error = test_error_rate(learn, test)
     rows = learn.epoch_log.rows
     # Time outside the epochs (computing a feature cache, making the optimizer) counts from the start.
     overhead = seconds - sum(r['seconds'] for r in rows)

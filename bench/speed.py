@@ -32,22 +32,21 @@ if __name__ == '__main__':
     import torch
     from fastai.data.transforms import parent_label
     from fastai.torch_core import set_seed
-    from finetune_course.data import course_dls, default_valid_styles
+    from finetune_course.data import course_dls, style_split
     from finetune_course.datasets import course_data
-    from finetune_course.images import image_items
     from finetune_course.learner import course_learner
     from finetune_course.recipes import cached_head
     torch.set_num_threads(args.threads)
     path = course_data('emotions')
-    files, valid_styles = image_items(path/'train'), default_valid_styles(path)
+    split = style_split(path)
     print(f'{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, '
           f'{torch.get_num_threads()} threads, bs {args.bs}\n')
     print('| size | layout | frozen epoch s | unfrozen epoch s | cached-head epoch s |')
     print('|---|---|---|---|---|')
     for size in args.sizes:
         set_seed(42)
-        dls = course_dls(files, parent_label, path, size=size, bs=args.bs,
-                         valid_styles=valid_styles, num_workers=0)
+        dls = course_dls(split.train + split.valid, parent_label, path, size=size, bs=args.bs,
+                         valid_styles=split.valid_styles, num_workers=0)
         for layout in (False, True):
             frozen = epoch_seconds(course_learner(dls, channels_last=layout), unfrozen=False)
             unfrozen = epoch_seconds(course_learner(dls, channels_last=layout), unfrozen=True)

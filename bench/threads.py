@@ -14,17 +14,17 @@ import torch
 from fastai.data.transforms import parent_label
 from fastai.torch_core import set_seed
 
-from finetune_course.data import course_dls, default_valid_styles
+from finetune_course.data import course_dls, style_split
 from finetune_course.datasets import course_data
-from finetune_course.images import image_items
 from finetune_course.learner import course_learner
 
 threads, size = int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 64
 torch.set_num_threads(threads)
 path = course_data('emotions')
 set_seed(42)
-dls = course_dls(image_items(path/'train'), parent_label, path, size=size, bs=16,
-                 valid_styles=default_valid_styles(path), num_workers=0)
+split = style_split(path)
+dls = course_dls(split.train + split.valid, parent_label, path, size=size, bs=16,
+                 valid_styles=split.valid_styles, num_workers=0)
 learn = course_learner(dls)
 start = time.time()
 with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 1e-2)

@@ -15,7 +15,7 @@ from fastai.torch_core import set_seed
 from matplotlib.figure import Figure
 
 from .core import CourseError
-from .explain import test_error_rate
+from .interpret import test_error_rate
 from .learner import course_learner
 from .recipes import get_recipe
 from .record import run_facts
@@ -33,9 +33,9 @@ def _run(make_dls, name, recipe, arch, seed, epochs, options, test_files)->dict:
     "One recipe with one seed: its numbers and its validation loss per epoch"
     start = time.time()
     set_seed(seed)  # before the DataLoaders: fastai seeds their shuffling when they are made
-    learn = course_learner(make_dls(), arch, pretrained=getattr(recipe, 'pretrained', True),
+    learn = course_learner(make_dls(), arch, pretrained=recipe.pretrained,
                            metrics=[error_rate, accuracy])
-    with learn.no_bar(), learn.no_logging(): recipe(learn, **{'epochs': epochs, **options})
+    with learn.no_bar(), learn.no_logging(): recipe.fit(learn, **{'epochs': epochs, **options})
     f = run_facts(learn)
     test = 1 - test_error_rate(learn, test_files) if test_files else None
     return dict(recipe=name, seed=seed, accuracy=f['accuracy'], error_rate=f['error_rate'],
@@ -80,7 +80,7 @@ COLUMNS = ('recipe', 'accuracy', 'accuracy_std', 'error_rate', 'error_rate_std',
 
 def compare_recipes(
     make_dls,                           # function of no arguments that builds the DataLoaders
-    recipes=('fit_head', 'fine_tune'),  # names in `RECIPES`, or {label: recipe function or name}
+    recipes=('fit_head', 'fine_tune'),  # names in `RECIPES`, or {label: name, `Recipe` or function}
     seeds:tuple=(42, 43),               # one run per seed, set before `make_dls()` each time
     epochs:int=1,                       # the `epochs` every recipe is given
     options:dict=None,                  # {label: keyword arguments for that recipe}
@@ -89,7 +89,7 @@ def compare_recipes(
 )->Comparison:
     "Run `recipes` over `seeds` on the DataLoaders of `make_dls`: a table, curves and a verdict"
     named = recipes if isinstance(recipes, dict) else {n: n for n in recipes}
-    named = {k: get_recipe(v) if isinstance(v, str) else v for k, v in named.items()}
+    named = {k: get_recipe(v) for k, v in named.items()}
     options = options or {}
     if set(options) - set(named):
         raise CourseError(f"options names {sorted(set(options) - set(named))}, which are not "

@@ -198,8 +198,6 @@ def probe(
         frozen_groups=n_groups - 1, n_groups=n_groups, trainable_params=layer.weight.numel() + n,
         lrs=[0.0] * n_groups, seconds=0.0, strength=layer.strength))
 
-probe.own_learner = True  # it trains outside `learn`: callbacks on `learn` never run
-
 # %% ../nbs/api/04_probe.ipynb #bacc5218
 def _depthwise(module:nn.Module)->list:
     "The depthwise convolutions in `module`: one spatial filter per channel"
@@ -237,5 +235,3 @@ def probe_then_tune(
     inner.fit_one_cycle(epochs, lr)
     adopt_log(learn, inner, trained=2, views=2 if flip else 1)
     learn.probe_strength = layer.strength
-
-probe_then_tune.own_learner = True  # it trains outside `learn`: callbacks on `learn` never run

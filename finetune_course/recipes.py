@@ -4,14 +4,19 @@
 
 # %% auto #0
 __all__ = ['RECIPES', 'fit_head', 'fine_tune', 'last_block', 'two_phase', 'head_lr', 'cached_features', 'cached_head',
-           'from_scratch', 'get_recipe']
+           'from_scratch', 'Recipe', 'get_recipe']
 
 # %% ../nbs/api/04a_recipes.ipynb #8d65fbb2
+import inspect
+from typing import Callable, NamedTuple
+
+from fastai.callback.schedule import fit_one_cycle  # adds Learner.fit_one_cycle, fine_tune
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.optimizer import SGD, RMSProp
 from fastai.vision.augment import RandTransform, Resize
+from fastcore.meta import delegates
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -20,24 +25,28 @@ from .probe import (_activations, _is_stage, adopt_log, inner_learner, probe,
                                    probe_then_tune, split_at)
 
 # %% ../nbs/api/04a_recipes.ipynb #0b4dac7c
+@delegates(Learner.fit_one_cycle, but=['lr_max'])
 def fit_head(
     learn:Learner,    # a Learner with a pretrained body
     epochs:int,       # number of passes over the training data
     lr:float=1e-2,    # peak learning rate of the one-cycle schedule
+    **kwargs,
 ):
     "Train only the new head, with the pretrained body frozen"
     learn.freeze()
-    learn.fit_one_cycle(epochs, lr)
+    learn.fit_one_cycle(epochs, lr, **kwargs)
 
 # %% ../nbs/api/04a_recipes.ipynb #7f85fc21
+@delegates(Learner.fine_tune, but=['base_lr'])
 def fine_tune(
     learn:Learner,        # a Learner with a pretrained body
     epochs:int,           # epochs with every layer training, after the frozen ones
     lr:float=2e-3,        # base learning rate, fastai's default for `fine_tune`
     freeze_epochs:int=1,  # epochs first spent training the head alone, the body frozen
+    **kwargs,
 ):
     "fastai's `fine_tune`: `freeze_epochs` training the head, then `epochs` training every layer"
-    learn.fine_tune(epochs, lr, freeze_epochs=freeze_epochs)
+    learn.fine_tune(epochs, lr, freeze_epochs=freeze_epochs, **kwargs)
 
 # %% ../nbs/api/04a_recipes.ipynb #8ca49c8b
 def last_block(
@@ -56,13 +65,13 @@ def two_phase(
     epochs:int,             # epochs of the second phase: the last block and the head training
     lr:float=1e-5,          # peak learning rate of the second phase (the Keras source's 1e-5)
     head_epochs:int=1,      # epochs of the first phase: the head alone, the body frozen
-    head_lr:float=1e-2,     # peak learning rate of the first phase
+    first_lr:float=1e-2,    # peak learning rate of the first phase, the head alone
     opt_func=RMSProp,       # optimizer of the second phase (the source's RMSprop)
     block:nn.Module=None,   # first body module to unfreeze (default: `last_block(learn)`)
 ):
     "Keras style: train the head on a frozen body, then the body's last block too, at a low rate"
     learn.freeze()
-    learn.fit_one_cycle(head_epochs, head_lr)
+    learn.fit_one_cycle(head_epochs, first_lr)
     learn.splitter = split_at(learn, block or last_block(learn))
     learn.opt_func = opt_func
     learn.create_opt()
@@ -70,6 +79,7 @@ def two_phase(
     learn.fit_one_cycle(epochs, lr)
 
 # %% ../nbs/api/04a_recipes.ipynb #098b834b
+@delegates(Learner.fit_one_cycle, but=['lr_max'])
 def head_lr(
     learn:Learner,   # a Learner with a pretrained body
     epochs:int,      # epochs, every layer training
@@ -77,13 +87,14 @@ def head_lr(
     mult:float=10,   # the head's learning rate is `mult` times the body's
     wd:float=1e-3,   # weight decay (d2l's 0.001)
     opt_func=SGD,    # optimizer (d2l's plain SGD)
+    **kwargs,
 ):
     "d2l style: every layer training, the new head at `mult` times the body's learning rate"
     learn.opt_func = opt_func
     learn.create_opt()
     learn.unfreeze()
     n = len(learn.opt.param_lists)
-    learn.fit_one_cycle(epochs, [lr] * (n - 1) + [lr * mult], wd=wd)
+    learn.fit_one_cycle(epochs, [lr] * (n - 1) + [lr * mult], wd=wd, **kwargs)
 
 # %% ../nbs/api/04a_recipes.ipynb #2de61838
 def _random_tfms(dl)->list:
@@ -128,29 +139,40 @@ def cached_head(
     feats.fit_one_cycle(epochs, lr)
     adopt_log(learn, feats, trained=1)
 
-cached_head.own_learner = True  # it trains another Learner: callbacks on `learn` never run
-
 # %% ../nbs/api/04a_recipes.ipynb #7c2791a8
+@delegates(Learner.fit_one_cycle, but=['lr_max'])
 def from_scratch(
     learn:Learner,   # a Learner made with `pretrained=False`: random weights everywhere
     epochs:int,      # epochs, every layer training
     lr:float=1e-2,   # peak learning rate: larger than fine-tuning's, nothing here is worth keeping
+    **kwargs,
 ):
     "Train every layer of a randomly initialised model: the baseline pretrained recipes must beat"
     learn.unfreeze()
-    learn.fit_one_cycle(epochs, lr)
-
-from_scratch.pretrained = False  # callers make its Learner with `pretrained=False`
+    learn.fit_one_cycle(epochs, lr, **kwargs)
 
 # %% ../nbs/api/04a_recipes.ipynb #c4c1cc4f
-RECIPES = dict(fit_head=fit_head, fine_tune=fine_tune, two_phase=two_phase, head_lr=head_lr,
-               cached_head=cached_head, from_scratch=from_scratch, probe=probe,
-               probe_then_tune=probe_then_tune)
+class Recipe(NamedTuple):
+    "A way to train, as `RECIPES` holds it: the fit function, and what its callers must know"
+    fit: Callable              # fit(learn, epochs, lr, ...): trains `learn`
+    pretrained: bool = True    # its Learner starts from ImageNet weights (False: random weights)
+    own_learner: bool = False  # it trains a Learner of its own: callbacks go to it as `cbs`
+    @property
+    def lr(self)->float: return inspect.signature(self.fit).parameters['lr'].default
+
+RECIPES = dict(fit_head=Recipe(fit_head), fine_tune=Recipe(fine_tune),
+               two_phase=Recipe(two_phase), head_lr=Recipe(head_lr),
+               cached_head=Recipe(cached_head, own_learner=True),
+               from_scratch=Recipe(from_scratch, pretrained=False),
+               probe=Recipe(probe, own_learner=True),
+               probe_then_tune=Recipe(probe_then_tune, own_learner=True))
 
 def get_recipe(
-    name:str,   # a key of `RECIPES`
-):
-    "The recipe called `name`, or an error listing the recipes"
-    if name in RECIPES: return RECIPES[name]
-    raise CourseError(f"Unknown recipe '{name}'.{did_you_mean(name, list(RECIPES))} "
+    recipe,   # a key of `RECIPES`, a `Recipe`, or a fit function (pretrained, trains `learn`)
+)->Recipe:
+    "The `Recipe` that `recipe` names or is, or an error listing the recipes"
+    if isinstance(recipe, Recipe): return recipe
+    if callable(recipe): return Recipe(recipe)
+    if recipe in RECIPES: return RECIPES[recipe]
+    raise CourseError(f"Unknown recipe '{recipe}'.{did_you_mean(recipe, list(RECIPES))} "
                       f"Choose one of: {', '.join(RECIPES)}.")

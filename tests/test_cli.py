@@ -39,6 +39,13 @@ def test_demo_end_to_end(tmp_path, cache):
     assert 0 <= results['test_error_rate'] <= 1
     assert (out/'losses.png').read_bytes()[:4] == b'\x89PNG'
     assert (out/'explanation.txt').read_text().strip() in result.stdout
+    # the record alone explains the run: the same words, read back from results.json
+    explained = run(['finetune-course', 'explain', str(out)])
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout == (out/'explanation.txt').read_text()
+    assert f"after epoch {results['best_epoch']}, the best valid_loss" in explained.stdout
+    missing = run(['finetune-course', 'explain', str(tmp_path)])
+    assert missing.returncode == 2 and 'holds no results.json' in missing.stderr
     predict = run([str(BIN/'python'), '-c', (
         "from fastai.learner import load_learner; from finetune_course.datasets import course_data;"
         f"learn = load_learner(r'{out/'model.pkl'}');"
@@ -118,8 +125,9 @@ def test_log_gets_the_table_plainly_no_warning_and_right_plurals(tmp_path, cache
     assert 'torch.jit.script' not in result.stderr, result.stderr
     assert '\r' not in result.stdout and '█' not in result.stdout, result.stdout[:2000]
     lines = result.stdout.splitlines()
-    header = lines.index('epoch     train_loss  valid_loss  error_rate  time')
-    assert re.match(r'0 +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d\d:\d\d$', lines[header + 1])
+    header = lines.index('epoch     train_loss  valid_loss  error_rate  accuracy  time')
+    assert re.match(r'0 +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d+\.\d{6} +\d\d:\d\d$',
+                    lines[header + 1])
     for words in ('1 step per epoch', '1 step in 1 epoch.', 'for 1 epoch (', 'on 1 CPU thread.'):
         assert words in result.stdout, words
     for wrong in ('1 steps', '1 epochs', '1 CPU threads'): assert wrong not in result.stdout

@@ -80,7 +80,8 @@ def test_end_to_end(work, first):
     assert result.returncode == 0, result.stderr
     out = work/'runs'/'a'
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ['results.json', 'explanation.txt', 'losses.png', 'model.pkl', 'history.csv', 'model.pth'])
+        ['results.json', 'explanation.txt', 'losses.png', 'model.pkl', 'history.csv', 'model.pth',
+         'model'])
     results = json.loads((out/'results.json').read_text())
     for key in NUMBERS: assert type(results[key]) in (int, float), key
     assert (results['n_train'], results['n_valid'], results['n_test']) == (24, 12, 6)
