@@ -125,6 +125,7 @@ def _save_callback():
     "Define `AtomicSaveModel` on first use, so that importing this module does not import fastai"
     from fastai.callback.tracker import SaveModelCallback, TrackerCallback
     from fastai.learner import save_model
+    from fastai.torch_core import rank_distrib
 
     class AtomicSaveModel(SaveModelCallback):
         "fastai's `SaveModelCallback`, saving the best weights as a state dict, atomically"
@@ -136,6 +137,7 @@ def _save_callback():
         @property
         def whole(self): return getattr(self.learn, 'outer', self.learn)
         def _save(self, name):
+            if rank_distrib(): return  # under torchrun rank 0 writes; `load` waits for it, in all
             file = self.whole.path/self.whole.model_dir/f'{name}.pth'
             self.last_saved_path = atomic_write(
                 file, lambda tmp: save_model(tmp, self.whole.model, None, with_opt=False))
@@ -145,6 +147,7 @@ def _save_callback():
             inner = self.learn.epoch_log.rows if self.whole is not self.learn else []
             self.best_epoch = len(self.whole.epoch_log.rows) + len(inner)  # counted across fits
             self._save(self.fname)
+            if rank_distrib(): return
             print(f"Epoch {self.best_epoch}: best {self.monitor} so far ({self.best:.4f}), "
                   f"saved to {self.last_saved_path.name}")
         def after_fit(self):
@@ -248,9 +251,10 @@ def train(
     p = train_params(params, **{k: v for k, v in locals().items() if k in DEFAULTS})
     from fastai.callback.tracker import EarlyStoppingCallback
     from fastai.metrics import accuracy, error_rate
-    from fastai.torch_core import set_seed
+    from fastai.torch_core import num_distrib, rank_distrib, set_seed
     from finetune_course.data import image_folder
     from finetune_course.datasets import course_data
+    from finetune_course.distributed import data_parallel
     from finetune_course.explain import explain, plot_losses, test_error_rate
     from finetune_course.learner import course_learner
     from finetune_course.recipes import get_recipe
@@ -274,13 +278,16 @@ def train(
     lr = p['lr'] or inspect.signature(fit).parameters['lr'].default
     (checkpoints/'best.pth').unlink(missing_ok=True)  # an interrupted earlier run's
     had_record = (out/'results.json').exists()
+    processes = max(num_distrib(), 1)  # started by torchrun: each trains on its shard
     try:
         cbs = [saver] + (stop if p['patience'] else [])
-        with learn.added_cbs([] if own else cbs), (learn.no_bar() if p['quiet'] else nullcontext()):
+        with (learn.added_cbs([] if own else cbs), (learn.no_bar() if p['quiet'] else nullcontext()),
+              data_parallel(learn)):  # on every process, when torchrun started several
             fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
     except KeyboardInterrupt:
         print(_interrupted(out, saver, had_record), file=sys.stderr)
         raise
+    if rank_distrib(): return {}  # the other processes hold the same model: rank 0 writes it
     if saver.best_epoch is None:
         raise CourseError(f"{p['monitor']} was not a number after any epoch: training diverged. "
                           "Try a lower --lr.")
@@ -299,6 +306,7 @@ def train(
         results.update(test_accuracy=1 - results['test_error_rate'], n_test=len(test_files))
         text += (f"\nOn the {len(test_files)} test images it gets "
                  f"{results['test_accuracy']:.1%} right.")
+    results['processes'] = processes  # `bs` is each one's batch size
     results['wall_seconds'] = round(time.time() - start, 1)
     learn.path, learn.model_dir = Path('.'), 'models'  # as a plain Learner's, for the export
     _save_record(out, learn, results, text, plot_losses(learn), saver.last_saved_path)
