@@ -61,7 +61,7 @@ def data_parallel(
     if cuda: learn.model.to(memory_format=torch.channels_last)
     with (patch.object(DistributedDL, '_broadcast', _broadcast),
           learn.distrib_ctx(sync_bn=cuda, cpu=not cuda)):
-        n = len(learn.dls.train_ds)
+        n, learn.processes = len(learn.dls.train_ds), num_distrib()  # for `run_facts`
         print(f"Process {rank_distrib()} of {num_distrib()} ({dist.get_backend()}): "
               f"{ceil(n / num_distrib())} of the {n} training images each epoch, in batches of "
               f"{learn.dls.train.bs}", flush=True)

@@ -78,6 +78,7 @@ def run_facts(
         chance_error_rate=1 - 1 / n_classes, most_common_class=common,
         majority_error_rate=1 - n_common / n_valid, valid_loss=rows[-1]['valid_loss'],
         train_loss=rows[-1]['train_loss'], seconds=round(sum(r['seconds'] for r in rows), 1),
+        processes=getattr(learn, 'processes', 1),  # set by `data_parallel`: `bs` is per process
         threads=torch.get_num_threads(), torch=torch.__version__, fastai=fastai.__version__,
         python=platform.python_version(), history=rows)
 

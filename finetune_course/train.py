@@ -251,7 +251,7 @@ def train(
     p = train_params(params, **{k: v for k, v in locals().items() if k in DEFAULTS})
     from fastai.callback.tracker import EarlyStoppingCallback
     from fastai.metrics import accuracy, error_rate
-    from fastai.torch_core import num_distrib, rank_distrib, set_seed
+    from fastai.torch_core import rank_distrib, set_seed
     from finetune_course.data import image_folder
     from finetune_course.datasets import course_data
     from finetune_course.distributed import data_parallel
@@ -278,11 +278,10 @@ def train(
     lr = p['lr'] or inspect.signature(fit).parameters['lr'].default
     (checkpoints/'best.pth').unlink(missing_ok=True)  # an interrupted earlier run's
     had_record = (out/'results.json').exists()
-    processes = max(num_distrib(), 1)  # started by torchrun: each trains on its shard
     try:
         cbs = [saver] + (stop if p['patience'] else [])
-        with (learn.added_cbs([] if own else cbs), (learn.no_bar() if p['quiet'] else nullcontext()),
-              data_parallel(learn)):  # on every process, when torchrun started several
+        bar = learn.no_bar() if p['quiet'] else nullcontext()
+        with learn.added_cbs([] if own else cbs), bar, data_parallel(learn):
             fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
     except KeyboardInterrupt:
         print(_interrupted(out, saver, had_record), file=sys.stderr)
@@ -306,7 +305,6 @@ def train(
         results.update(test_accuracy=1 - results['test_error_rate'], n_test=len(test_files))
         text += (f"\nOn the {len(test_files)} test images it gets "
                  f"{results['test_accuracy']:.1%} right.")
-    results['processes'] = processes  # `bs` is each one's batch size
     results['wall_seconds'] = round(time.time() - start, 1)
     learn.path, learn.model_dir = Path('.'), 'models'  # as a plain Learner's, for the export
     _save_record(out, learn, results, text, plot_losses(learn), saver.last_saved_path)

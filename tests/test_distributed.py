@@ -32,7 +32,10 @@ SCRIPT = textwrap.dedent("""
         return idxs
     DistributedDL.get_idxs = recorded
     course_learner = finetune_course.learner.course_learner
-    finetune_course.learner.course_learner = lambda *a, **k: made.append(course_learner(*a, **k)) or made[-1]
+    def caught(*args, **kwargs):
+        made.append(course_learner(*args, **kwargs))
+        return made[-1]
+    finetune_course.learner.course_learner = caught
     rank, folder = rank_distrib(), Path(sys.argv[1])
     train(data=sys.argv[2], out=sys.argv[3], bs=4, **json.loads(sys.argv[4]))
     (folder/f'shards-{rank}.json').write_text(json.dumps(shards))
@@ -77,6 +80,7 @@ def test_rank_0_alone_writes_the_record_and_it_holds_the_final_model(runs):
     results = json.loads((base/'two'/'results.json').read_text())
     assert results['processes'] == 2 and results['batch_size'] == 4
     assert results['steps_per_epoch'] == 3  # 12 images a process, 4 at a time
+    assert 'in batches of 4 on each of 2 processes (12 images each): 3 steps' in two.stdout
     assert two.stdout.count('Saved results.json') == 1 and two.stdout.count('so far (') == 1
     saved = torch.load(base/'two'/'model.pth', map_location='cpu')
     for rank in (0, 1):  # every process ends with the same weights, the ones rank 0 saved
