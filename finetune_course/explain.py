@@ -82,7 +82,8 @@ def _steps_line(f):
     "Steps per epoch as fastai computes them, checked against the epoch log and the recorder"
     n, bs, rows = f['n_train'], f['batch_size'], f['history']
     views = rows[-1].get('views', 1)  # 2: each image also mirrored (`probe_then_tune`)
-    seen = n * views
+    procs = f.get('processes', 1)  # data-parallel: each process takes its share of the images
+    seen = math.ceil(n / procs) * views
     expected = seen // bs if f['drop_last'] else math.ceil(seen / bs)
     rule = (f"{seen} // {bs}: fastai drops the last, incomplete batch" if f['drop_last']
             else f"{seen} / {bs}, rounded up")
@@ -90,7 +91,10 @@ def _steps_line(f):
     recorded = f.get('recorded_steps', 0)  # none if a recipe's own Learner trained
     last_fit = sum(r['steps'] for r in rows if r['fit'] == rows[-1]['fit'])
     also = f" and each one mirrored ({seen} in all)" if views == 2 else ""
-    line = (f"The model saw {n} training images{also} in batches of {bs}: {_count(expected, 'step')} per "
+    where = (f" on each of {procs} processes ({math.ceil(n / procs)} images each)" if procs > 1
+             else "")
+    line = (f"The model saw {n} training images{also} in batches of {bs}{where}: "
+            f"{_count(expected, 'step')} per "
             f"epoch ({rule}), {_count(expected * len(rows), 'step')} in "
             f"{_count(len(rows), 'epoch')}.")
     if logged != expected * len(rows) or recorded not in (0, last_fit):  # 0: reset by `validate`

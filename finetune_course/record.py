@@ -22,6 +22,7 @@ from fastai.callback.core import Callback
 from fastai.callback.schedule import LRFinder
 from fastai.callback.tracker import SaveModelCallback, TrackerCallback
 from fastai.learner import Learner, Recorder, save_model
+from fastai.torch_core import rank_distrib
 
 from .core import CourseError, atomic_write, replace_folder
 
@@ -90,6 +91,7 @@ def run_facts(
         majority_error_rate=1 - n_common / n_valid, valid_loss=rows[-1]['valid_loss'],
         train_loss=rows[-1]['train_loss'], seconds=round(sum(r['seconds'] for r in rows), 1),
         recorded_steps=len(getattr(learn.recorder, 'losses', [])),
+        processes=getattr(learn, 'processes', 1),  # set by `data_parallel`: `bs` is per process
         threads=torch.get_num_threads(), torch=torch.__version__, fastai=fastai.__version__,
         python=platform.python_version(), history=rows)
 
@@ -105,6 +107,7 @@ class AtomicSaveModel(SaveModelCallback):
     @property
     def whole(self): return getattr(self.learn, 'outer', self.learn)
     def _save(self, name):
+        if rank_distrib(): return  # under torchrun rank 0 writes; `load` waits for it, in all
         file = self.whole.path/self.whole.model_dir/f'{name}.pth'
         self.last_saved_path = atomic_write(
             file, lambda tmp: save_model(tmp, self.whole.model, None, with_opt=False))
@@ -114,6 +117,7 @@ class AtomicSaveModel(SaveModelCallback):
         inner = self.learn.epoch_log.rows if self.whole is not self.learn else []
         self.best_epoch = len(self.whole.epoch_log.rows) + len(inner)  # counted across fits
         self._save(self.fname)
+        if rank_distrib(): return
         print(f"Epoch {self.best_epoch}: best {self.monitor} so far ({self.best:.4f}), "
               f"saved to {self.last_saved_path.name}")
     def after_fit(self):

@@ -90,9 +90,10 @@ def run_training(
     start = time.time()
     from fastai.callback.tracker import EarlyStoppingCallback
     from fastai.metrics import accuracy, error_rate
-    from fastai.torch_core import set_seed
+    from fastai.torch_core import rank_distrib, set_seed
     from finetune_course.data import image_folder
     from finetune_course.datasets import course_data
+    from finetune_course.distributed import data_parallel
     from finetune_course.explain import explain, plot_losses
     from finetune_course.export import export_model
     from finetune_course.interpret import test_error_rate
@@ -122,11 +123,13 @@ def run_training(
     had_record = (out/'results.json').exists()
     try:
         cbs = [saver] + (stop if p['patience'] else [])
-        with learn.added_cbs([] if own else cbs), (learn.no_bar() if p['quiet'] else nullcontext()):
+        bar = learn.no_bar() if p['quiet'] else nullcontext()
+        with learn.added_cbs([] if own else cbs), bar, data_parallel(learn):
             recipe.fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
     except KeyboardInterrupt:
         print(_interrupted(out, saver, had_record), file=sys.stderr)
         raise
+    if rank_distrib(): return {}  # the other processes hold the same model: rank 0 writes it
     if saver.best_epoch is None:
         raise CourseError(f"{p['monitor']} was not a number after any epoch: training diverged. "
                           "Try a lower --lr.")

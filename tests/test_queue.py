@@ -1,0 +1,79 @@
+"""DVC 3's queue running a grid of experiments two at a time, offline: `dvc exp run --queue -S ...`,
+`dvc queue start --jobs 2`, and every result in `dvc exp show --json`."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+pytest.importorskip('dvc')  # in the dev venv (requirements-dev.txt), not in .venv-latest
+
+from conftest import run
+from test_dvc import OFFLINE, SETTINGS, metrics_of, project, sh  # noqa: F401 (a fixture)
+
+GRID = [('fit_head', 0), ('fine_tune', 0)]  # (recipe, seed): a 2 x 1 grid
+
+
+def committed_stage(repo, env):
+    "The `train` stage of `dvc-init` on tiny data, 1 epoch, committed in a new git repository"
+    import yaml
+    sh('git', 'init', '-q', cwd=repo, env=env)
+    sh('git', 'config', 'user.name', 'Course Test', cwd=repo, env=env)
+    sh('git', 'config', 'user.email', 'course@example.com', cwd=repo, env=env)
+    sh('finetune-course', 'dvc-init', '--data', 'data', cwd=repo, env=env)
+    sh('dvc', 'init', '-q', cwd=repo, env=env)
+    params = yaml.safe_load((repo/'params.yaml').read_text())
+    (repo/'params.yaml').write_text(yaml.safe_dump({**params, **SETTINGS}, sort_keys=False))
+    sh('git', 'add', '-A', cwd=repo, env=env)
+    sh('git', 'commit', '-qm', 'DVC stage for training', cwd=repo, env=env)
+
+
+def start_queue(repo, env, jobs=2):
+    "`dvc queue start`, its output in a file: its workers keep a captured pipe open until they end"
+    with open(repo.parent/'queue.log', 'w') as log:
+        started = subprocess.run([*OFFLINE, 'dvc', 'queue', 'start', '--jobs', str(jobs)], cwd=repo,
+                                 env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, timeout=120)
+    assert started.returncode == 0, (repo.parent/'queue.log').read_text()
+
+
+def wait_for_queue(repo, env, timeout=900):
+    "Poll `dvc queue status` until nothing is queued or running: its last table, most at once"
+    most, end = 0, time.monotonic() + timeout
+    while time.monotonic() < end:
+        status = sh('dvc', 'queue', 'status', cwd=repo, env=env)
+        most = max(most, status.count(" Running"))
+        if ' Running' not in status and ' Queued' not in status: return status, most
+        time.sleep(2)
+    raise TimeoutError(f"the queue was still busy after {timeout} s:\n{status}")
+
+
+def test_a_grid_runs_two_at_a_time_and_lands_in_exp_show(project):
+    repo, env = project
+    env = {**env, 'OMP_NUM_THREADS': '1'}  # the queue's workers inherit it: one thread per job
+    committed_stage(repo, env)
+    for recipe, seed in GRID:
+        out = sh('dvc', 'exp', 'run', '--queue', '-S', f'recipe={recipe}', '-S', f'seed={seed}',
+                 cwd=repo, env=env)
+        assert 'Queued experiment' in out
+    assert not (repo/'runs').exists()  # queued, not run
+    try:
+        start_queue(repo, env)
+        status, most = wait_for_queue(repo, env)
+    finally:  # never leave workers behind, even when the wait fails
+        run([*OFFLINE, 'dvc', 'queue', 'stop', '--kill'], cwd=repo, env=env)
+    assert status.count(' Success') == len(GRID), status
+    assert most == 2, status  # both jobs ran at the same time
+
+    table = json.loads(sh('dvc', 'exp', 'show', '--json', cwd=repo, env=env))
+    baseline = next(row for row in table if row['rev'] != 'workspace')
+    revs = [rev for exp in baseline['experiments'] for rev in exp['revs']]
+    grid = sorted((rev['data']['params']['params.yaml']['data']['recipe'],
+                   rev['data']['params']['params.yaml']['data']['seed']) for rev in revs)
+    assert grid == sorted(GRID)
+    for rev in revs:
+        numbers = metrics_of(rev)
+        assert numbers['recipe'] == rev['data']['params']['params.yaml']['data']['recipe']
+        assert 0 <= numbers['accuracy'] <= 1 and numbers['epochs'] >= 1
+        assert numbers['threads'] == 1  # OMP_NUM_THREADS reached the stage through the queue
