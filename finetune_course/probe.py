@@ -210,7 +210,7 @@ def probe_then_tune(
     lr:float=3e-4,               # peak learning rate of the one-cycle fine-tuning
     stages:int=2,                # how many of the body's last stages of blocks fine-tune
     strengths:tuple=STRENGTHS,   # L2 strengths `C` of the probe, the best on validation kept
-    flip:bool=True,              # also train on each image mirrored left to right
+    flip:str='activations',      # also train mirrored: the trunk's 'activations' (free), the 'images' (a second trunk pass) or None
     depthwise:bool=False,        # also fine-tune the top's depthwise (spatial) filters: slower on CPU
     bs:int=None,                 # batch size of the fine-tuning (default: the images' batch size)
     cbs:list=None,               # callbacks of the fine-tuning, e.g. a best checkpoint, early stopping
@@ -219,7 +219,11 @@ def probe_then_tune(
     learn.freeze()
     learn.model.eval()
     trunk, top = split_body(learn, stages)
-    train = _activations(learn, learn.dls.train_ds.items, trunk, mirrored=flip)
+    if flip not in ('activations', 'images', None):
+        raise CourseError(f"flip={flip!r}: choose 'activations', 'images' or None.")
+    train = _activations(learn, learn.dls.train_ds.items, trunk, mirrored=flip == 'images')
+    if flip == 'activations':  # the trunk's output mirrored left to right: augmentation for free
+        train = torch.cat([train[0], train[0].flip(3)]), torch.cat([train[1], train[1]])
     valid = _activations(learn, learn.dls.valid_ds.items, trunk)
     n = len(learn.dls.train_ds)  # the probe sees each training image once, as validation would
     layer = fit_probe(_pooled(top, train[0][:n]), train[1][:n].numpy(),
