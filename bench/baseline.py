@@ -34,14 +34,28 @@ def emotions_split():
     return path, split.train, split.valid, split.test
 
 
-def run_baseline(epochs, size, bs, seed):
-    "The tutorial's loop; per epoch: valid accuracy and seconds since the start of training"
+def loop_model(n_classes, head='linear'):
+    "The tutorial's model: Lite0 with ImageNet weights and one `Linear` on average pooling, or fastai's head"
     import timm
+    from torch import nn
+    from fastai.vision.learner import create_head
+    from finetune_course.weights import pretrained_kwargs
+    if head == 'linear':
+        return timm.create_model('tf_efficientnet_lite0', pretrained=True, num_classes=n_classes,
+                                 **pretrained_kwargs('tf_efficientnet_lite0'))
+    body = timm.create_model('tf_efficientnet_lite0', pretrained=True, num_classes=0, global_pool='',
+                             **pretrained_kwargs('tf_efficientnet_lite0'))
+    return nn.Sequential(body, create_head(body.num_features, n_classes))  # concat pool, BN, dropout, 512
+
+
+def run_baseline(epochs, size, bs, seed, head='linear', bn_eval=False, opt='sgd', step_size=7):
+    """The tutorial's loop; per epoch: valid accuracy and seconds since the start of training.
+    The ablation's changes: `head='fastai'` (fastai's `create_head`), `bn_eval` (batch norm kept in
+    eval mode while training), `opt='adam_one_cycle'` (fastai's Adam and one-cycle defaults)."""
     import torch
     from torch import nn
     from torchvision import datasets, transforms
     from finetune_course.data import default_valid_styles, style_of
-    from finetune_course.weights import pretrained_kwargs
     torch.manual_seed(seed)
     path, *_ = emotions_split()
     valid_styles = set(default_valid_styles(path))
@@ -57,16 +71,26 @@ def run_baseline(epochs, size, bs, seed):
     loaders = {k: torch.utils.data.DataLoader(sets[k], batch_size=bs, shuffle=k == 'train')
                for k in sets}
     assert sets['test'].classes == sets['train'].classes
-    model = timm.create_model('tf_efficientnet_lite0', pretrained=True, num_classes=len(sets['train'].classes),
-                              **pretrained_kwargs('tf_efficientnet_lite0'))
+    model = loop_model(len(sets['train'].classes), head)
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
+    if opt == 'sgd':
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=0.1)
+    else:  # fastai's `fit_one_cycle` defaults: Adam(W) with wd 0.01, 25 % warm-up, momentum 0.95-0.85
+        assert opt == 'adam_one_cycle', opt
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5,
+                                      weight_decay=0.01)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=1e-3, total_steps=epochs * len(loaders['train']), pct_start=0.25,
+            div_factor=25, final_div_factor=1e5, base_momentum=0.85, max_momentum=0.95)
     history, start = [], time.time()
     for epoch in range(epochs):
         accuracy = {}
         for phase in ('train', 'valid', 'test'):
             model.train(phase == 'train')
+            if bn_eval:  # the pretrained running statistics are used and kept
+                for m in model.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
             right = 0
             for xb, yb in loaders[phase]:
                 optimizer.zero_grad()
@@ -76,32 +100,30 @@ def run_baseline(epochs, size, bs, seed):
                     if phase == 'train':
                         loss.backward()
                         optimizer.step()
+                        if opt != 'sgd': scheduler.step()  # one-cycle steps every batch
                 right += (out.argmax(1) == yb).sum().item()
-            if phase == 'train': scheduler.step()
+            if phase == 'train' and opt == 'sgd': scheduler.step()
             accuracy[phase] = right / len(sets[phase])
         history.append(dict(accuracy=accuracy['valid'], test_accuracy=accuracy['test'],
                             seconds=time.time() - start))
     return history, len(sets['train']), len(sets['valid'])
 
 
-def run_course(name, epochs, size, bs, seed):
-    "A recipe of `finetune_course.recipes` on the same split; per epoch: accuracy and seconds"
+def split_dls(size, bs, seed, **kwargs):
+    "(`course_dls` of the style split, the test files); `kwargs` go to `course_dls`"
     from fastai.data.transforms import parent_label
     from fastai.torch_core import set_seed
     from finetune_course.data import course_dls, default_valid_styles
-    from finetune_course.interpret import test_error_rate
-    from finetune_course.learner import course_learner
-    from finetune_course.recipes import get_recipe
-    recipe = get_recipe(name)
     path, train, valid, test = emotions_split()
     set_seed(seed)  # before the DataLoaders: fastai seeds their shuffling when they are made
-    dls = course_dls(train + valid, parent_label, path, size=size, bs=bs,
-                     valid_styles=default_valid_styles(path), num_workers=0)
-    learn = course_learner(dls, pretrained=recipe.pretrained)
-    start = time.time()
-    with learn.no_bar(), learn.no_logging():
-        recipe.fit(learn, epochs - 1 if name == 'fine_tune' else epochs)  # fine_tune adds a frozen epoch
-    seconds = time.time() - start
+    dls = course_dls(sorted(train) + sorted(valid), parent_label, path, size=size, bs=bs,
+                     valid_styles=default_valid_styles(path), num_workers=0, **kwargs)
+    return dls, test
+
+
+def course_history(learn, seconds, test):
+    "(per epoch: accuracy and seconds, the last with the test accuracy; n train; n valid) of a trained `learn`"
+    from finetune_course.interpret import test_error_rate
     test_error = test_error_rate(learn, test)
     rows = learn.epoch_log.rows
     # Time outside the epochs (computing a feature cache, making the optimizer) counts from the start.
@@ -109,7 +131,20 @@ def run_course(name, epochs, size, bs, seed):
     elapsed = [overhead + sum(r['seconds'] for r in rows[:i + 1]) for i in range(len(rows))]
     history = [dict(accuracy=1 - r['error_rate'], seconds=s) for r, s in zip(rows, elapsed)]
     history[-1]['test_accuracy'] = 1 - float(test_error)
-    return history, len(dls.train_ds), len(dls.valid_ds)
+    return history, len(learn.dls.train_ds), len(learn.dls.valid_ds)
+
+
+def run_course(name, epochs, size, bs, seed):
+    "A recipe of `finetune_course.recipes` on the same split; per epoch: accuracy and seconds"
+    from finetune_course.learner import course_learner
+    from finetune_course.recipes import get_recipe
+    recipe = get_recipe(name)
+    dls, test = split_dls(size, bs, seed)
+    learn = course_learner(dls, pretrained=recipe.pretrained)
+    start = time.time()
+    with learn.no_bar(), learn.no_logging():
+        recipe.fit(learn, epochs - 1 if name == 'fine_tune' else epochs)  # fine_tune adds a frozen epoch
+    return course_history(learn, time.time() - start, test)
 
 
 def one(name, epochs, size, bs, seed, threads):
@@ -131,19 +166,25 @@ def one(name, epochs, size, bs, seed, threads):
 
 EPOCHS = {'cached_head': 'cached_epochs', 'probe_then_tune': 'tune_epochs', 'probe': None}
 
+def fresh_process(script, argv):
+    "Run `script` with `argv` in a fresh process; the JSON of its last output line, with its peak RSS in MB"
+    proc = subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status: raise RuntimeError(f'{script} {" ".join(argv)} failed')
+    return dict(json.loads(out.strip().splitlines()[-1]), peak_rss_mb=round(usage.ru_maxrss / 1024))
+
+
 def measure(job):
     "Run one (name, seed) in a fresh process; its result with its peak RSS in MB"
     name, seed, args = job
     key = EPOCHS.get(name, 'epochs')
     epochs = getattr(args, key) if key else 1
-    cmd = [sys.executable, __file__, '--one', name, '--epochs', str(epochs), '--size',
-           str(args.size), '--bs', str(args.bs), '--seed', str(seed), '--threads', str(args.threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status: sys.exit(f'{name} failed')
-    result = dict(json.loads(out.strip().splitlines()[-1]), peak_rss_mb=round(usage.ru_maxrss / 1024))
+    argv = ['--one', name, '--epochs', str(epochs), '--size', str(args.size), '--bs', str(args.bs),
+            '--seed', str(seed), '--threads', str(args.threads)]
+    try: result = fresh_process(__file__, argv)
+    except RuntimeError: sys.exit(f'{name} failed')
     print(json.dumps(result), file=sys.stderr, flush=True)
     return result
 
