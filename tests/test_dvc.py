@@ -33,6 +33,20 @@ def project(tmp_path):
     return repo, env
 
 
+def committed_stage(repo, env):
+    "The `train` stage of `dvc-init` on tiny data, 1 epoch, committed in a new git repository"
+    import yaml
+    sh('git', 'init', '-q', cwd=repo, env=env)
+    sh('git', 'config', 'user.name', 'Course Test', cwd=repo, env=env)
+    sh('git', 'config', 'user.email', 'course@example.com', cwd=repo, env=env)
+    sh('finetune-course', 'dvc-init', '--data', 'data', cwd=repo, env=env)
+    sh('dvc', 'init', '-q', cwd=repo, env=env)
+    params = yaml.safe_load((repo/'params.yaml').read_text())
+    (repo/'params.yaml').write_text(yaml.safe_dump({**params, **SETTINGS}, sort_keys=False))
+    sh('git', 'add', '-A', cwd=repo, env=env)
+    sh('git', 'commit', '-qm', 'DVC stage for training', cwd=repo, env=env)
+
+
 def metrics_of(entry):
     "The numbers of results.json in one row of `dvc exp show --json`"
     files = entry['data']['metrics']
@@ -41,16 +55,7 @@ def metrics_of(entry):
 
 def test_dvc_experiments_report_the_numbers_in_results_json(project):
     repo, env = project
-    sh('git', 'init', '-q', cwd=repo, env=env)
-    sh('git', 'config', 'user.name', 'Course Test', cwd=repo, env=env)
-    sh('git', 'config', 'user.email', 'course@example.com', cwd=repo, env=env)
-    sh('finetune-course', 'dvc-init', '--data', 'data', cwd=repo, env=env)
-    sh('dvc', 'init', '-q', cwd=repo, env=env)
-    import yaml
-    params = yaml.safe_load((repo/'params.yaml').read_text())
-    (repo/'params.yaml').write_text(yaml.safe_dump({**params, **SETTINGS}, sort_keys=False))
-    sh('git', 'add', '-A', cwd=repo, env=env)
-    sh('git', 'commit', '-qm', 'DVC stage for training', cwd=repo, env=env)
+    committed_stage(repo, env)
 
     sh('dvc', 'repro', cwd=repo, env=env)
     first = json.loads((repo/'runs'/'train'/'results.json').read_text())

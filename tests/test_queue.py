@@ -10,23 +10,9 @@ import pytest
 pytest.importorskip('dvc')  # in the dev venv (requirements-dev.txt), not in .venv-latest
 
 from conftest import run
-from test_dvc import OFFLINE, SETTINGS, metrics_of, project, sh  # noqa: F401 (a fixture)
+from test_dvc import OFFLINE, SETTINGS, committed_stage, metrics_of, project, sh  # noqa: F401 (a fixture)
 
 GRID = [('fit_head', 0), ('fine_tune', 0)]  # (recipe, seed): a 2 x 1 grid
-
-
-def committed_stage(repo, env):
-    "The `train` stage of `dvc-init` on tiny data, 1 epoch, committed in a new git repository"
-    import yaml
-    sh('git', 'init', '-q', cwd=repo, env=env)
-    sh('git', 'config', 'user.name', 'Course Test', cwd=repo, env=env)
-    sh('git', 'config', 'user.email', 'course@example.com', cwd=repo, env=env)
-    sh('finetune-course', 'dvc-init', '--data', 'data', cwd=repo, env=env)
-    sh('dvc', 'init', '-q', cwd=repo, env=env)
-    params = yaml.safe_load((repo/'params.yaml').read_text())
-    (repo/'params.yaml').write_text(yaml.safe_dump({**params, **SETTINGS}, sort_keys=False))
-    sh('git', 'add', '-A', cwd=repo, env=env)
-    sh('git', 'commit', '-qm', 'DVC stage for training', cwd=repo, env=env)
 
 
 def start_queue(repo, env, jobs=2):
