@@ -123,8 +123,9 @@ def run_training(
     had_record = (out/'results.json').exists()
     try:
         cbs = [saver] + (stop if p['patience'] else [])
-        bar = learn.no_bar() if p['quiet'] else nullcontext()
-        with learn.added_cbs([] if own else cbs), bar, data_parallel(learn):
+        quiet = p['quiet']  # no bars, and no Recorder lines (without bars fastai prints raw lists)
+        with (learn.added_cbs([] if own else cbs), learn.no_bar() if quiet else nullcontext(),
+              learn.no_logging() if quiet else nullcontext(), data_parallel(learn)):
             recipe.fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
     except KeyboardInterrupt:
         print(_interrupted(out, saver, had_record), file=sys.stderr)
