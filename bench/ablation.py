@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/ablation.py [--epochs 5] [--more-epochs 10] [--siz
        [--sizes 160 224] [--threads 1] [--seeds 42 43 44] [--jobs 1] [--runs NAME ...]
        [--results bench/ablation-results.jsonl] [--list]
 
-Two starting points on bench/baseline.py's split (the 8 training styles against the 2 validation
+Three starting points on bench/baseline.py's split (the 8 training styles against the 2 validation
 styles of `styles.csv`; the 2 test styles scored once, at the end), weights and batch size:
 
 - `fine_tune`: fastai's `fine_tune` as the course's `fine_tune` recipe runs it (one frozen epoch,
@@ -12,6 +12,8 @@ styles of `styles.csv`; the 2 test styles scored once, at the end), weights and 
   (`create_head`: concat pooling, batch norm, dropout 0.25 / 0.5, a 512 hidden layer), no
   augmentation, transparent pixels as PIL's `convert('RGB')` leaves them, Adam one-cycle, batch
   norm in training mode;
+- `fit_head`: the course's `fit_head` recipe (the body frozen, the head alone trained one-cycle at
+  1e-2 for `--epochs`), on the same defaults;
 - `loop`: PyTorch's transfer-learning tutorial loop of bench/baseline.py (one `Linear` on average
   pooling, RandomResizedCrop + flip, SGD momentum 0.9 at 1e-3 with a x0.1 step after 70 % of the
   epochs), keeping its best validation epoch as baseline.py does.
@@ -52,6 +54,10 @@ def runs(args)->dict:
         'ft SGD step': ('fine_tune', dict(opt='sgd_step'),
                         f"SGD momentum 0.9 at 1e-3, x0.1 after epoch {step} (the tutorial's)"),
         'ft BN eval': ('fine_tune', dict(bn_eval=True), "the body's batch norm in eval mode (`KeepBnStats`)"),
+        'fit_head': ('fit_head', dict(recipe='fit_head'),
+                     f"the course's `fit_head`: the body frozen, head one-cycle at 1e-2, {args.epochs} epochs"),
+        'fit_head BN eval': ('fit_head', dict(recipe='fit_head', bn_eval=True),
+                             "the body's batch norm in eval mode (`KeepBnStats`)"),
         f'ft {args.more_epochs} epochs': ('fine_tune', dict(epochs=args.more_epochs),
                                           f"{args.more_epochs} epochs (1 frozen)"),
         'loop': ('loop', {}, f"the tutorial loop, StepLR after epoch {step}"),
@@ -80,8 +86,8 @@ def composited(colour):
 
 
 def run_fine_tune(epochs, size, bs, seed, head='fastai', alpha=None, aug=None, opt='adam_one_cycle',
-                  bn_eval=False):
-    "fastai's `fine_tune` (1 frozen epoch, `epochs - 1` unfrozen) with one thing changed; as `run_course`"
+                  bn_eval=False, recipe='fine_tune'):
+    "fastai's `fine_tune` (1 frozen epoch, `epochs - 1` unfrozen), or `recipe='fit_head'`, with one thing changed"
     from fastai.callback.training import bn_types
     from fastai.optimizer import SGD
     from fastai.vision.augment import FlipItem, RandomResizedCrop
@@ -112,6 +118,9 @@ def run_fine_tune(epochs, size, bs, seed, head='fastai', alpha=None, aug=None, o
             learn.unfreeze()
             learn.fit(step - 1, 1e-3)
             learn.fit(epochs - step, 1e-4)  # the optimizer (its momentum) carries on
+        elif recipe == 'fit_head':
+            from finetune_course.recipes import fit_head
+            fit_head(learn, epochs)
         else: learn.fine_tune(epochs - 1, 2e-3, freeze_epochs=1)  # as the `fine_tune` recipe
     return course_history(learn, time.time() - start, test)
 

@@ -27,7 +27,7 @@ RUNS = ('baseline', 'fine_tune', 'fit_head', 'cached_head', 'probe', 'probe_then
 
 def emotions_split():
     "(dataset folder, training files, validation files, test files) of the embedded emotions data"
-    from finetune_course.data import style_split
+    from finetune_course.styles import style_split
     from finetune_course.datasets import course_data
     path = course_data('emotions')
     split = style_split(path)
@@ -55,7 +55,7 @@ def run_baseline(epochs, size, bs, seed, head='linear', bn_eval=False, opt='sgd'
     import torch
     from torch import nn
     from torchvision import datasets, transforms
-    from finetune_course.data import default_valid_styles, style_of
+    from finetune_course.styles import default_valid_styles, style_of
     torch.manual_seed(seed)
     path, *_ = emotions_split()
     valid_styles = set(default_valid_styles(path))
@@ -113,7 +113,8 @@ def split_dls(size, bs, seed, **kwargs):
     "(`course_dls` of the style split, the test files); `kwargs` go to `course_dls`"
     from fastai.data.transforms import parent_label
     from fastai.torch_core import set_seed
-    from finetune_course.data import course_dls, default_valid_styles
+    from finetune_course.data import course_dls
+    from finetune_course.styles import default_valid_styles
     path, train, valid, test = emotions_split()
     set_seed(seed)  # before the DataLoaders: fastai seeds their shuffling when they are made
     dls = course_dls(sorted(train) + sorted(valid), parent_label, path, size=size, bs=bs,

@@ -32,7 +32,8 @@ if __name__ == '__main__':
     import torch
     from fastai.data.transforms import parent_label
     from fastai.torch_core import set_seed
-    from finetune_course.data import course_dls, style_split
+    from finetune_course.data import course_dls
+    from finetune_course.styles import style_split
     from finetune_course.datasets import course_data
     from finetune_course.learner import course_learner
     from finetune_course.recipes import cached_head

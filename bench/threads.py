@@ -14,7 +14,8 @@ import torch
 from fastai.data.transforms import parent_label
 from fastai.torch_core import set_seed
 
-from finetune_course.data import course_dls, style_split
+from finetune_course.data import course_dls
+from finetune_course.styles import style_split
 from finetune_course.datasets import course_data
 from finetune_course.learner import course_learner
 

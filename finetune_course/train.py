@@ -42,8 +42,9 @@ def train_dls(
 )->tuple:
     "DataLoaders for `path`, how the validation set was chosen, the test files and their styles"
     from fastai.data.transforms import parent_label
-    from finetune_course.data import (course_dls, folder_dls, image_items, split_folder_dls,
-                                      style_split)
+    from finetune_course.data import course_dls, folder_dls, split_folder_dls
+    from finetune_course.images import image_items
+    from finetune_course.styles import style_split
     split = (path/'train').is_dir()
     if valid == 'auto':
         valid = ('folder' if split and (path/'valid').is_dir() else
@@ -91,7 +92,7 @@ def run_training(
     from fastai.callback.tracker import EarlyStoppingCallback
     from fastai.metrics import accuracy, error_rate
     from fastai.torch_core import rank_distrib, set_seed
-    from finetune_course.data import image_folder
+    from finetune_course.images import image_folder
     from finetune_course.datasets import course_data
     from finetune_course.distributed import data_parallel
     from finetune_course.explain import explain, plot_losses
