@@ -7,13 +7,10 @@ __all__ = ['FORMAT', 'WEIGHTS', 'CONFIG', 'build_model', 'CourseModel', 'export_
            'load_pickle']
 
 # %% ../nbs/api/07b_export.ipynb #304840a4
-import inspect
 import json
 import re
 from pathlib import Path
 
-import fastai.data.transforms
-import fastai.vision.augment
 import torch
 import torchvision
 from fastai.data.transforms import Normalize
@@ -21,61 +18,17 @@ from fastai.layers import AdaptiveConcatPool2d, SigmoidRange
 from fastai.learner import Learner, load_learner
 from fastai.vision.core import PILImage
 from fastai.vision.learner import create_timm_model, create_vision_model
-from fasttransform import Pipeline, Transform
+from fasttransform import Pipeline
 from torch import nn
 
 from .core import CourseError, atomic_write, file_sha256, replace_folder
 from .predict import Prediction, as_image
+from .preprocess import _make_tfm, _tfm_spec
 from .weights import arch_source
 
 # %% ../nbs/api/07b_export.ipynb #e2eee32d
 FORMAT = 'finetune_course-model-1'
 WEIGHTS, CONFIG = 'weights.pth', 'config.json'
-_TFM_MODULES = (fastai.vision.augment, fastai.data.transforms)
-
-# %% ../nbs/api/07b_export.ipynb #f0a11e8c
-def _plain(v):
-    "`v` as JSON values: tuples become lists, enums their values; anything else is refused"
-    if isinstance(v, (list, tuple)): return [_plain(o) for o in v]
-    if isinstance(v, dict): return {k: _plain(o) for k, o in v.items()}
-    if hasattr(v, 'value') and isinstance(v.value, (int, str)): return v.value
-    if v is None or isinstance(v, (bool, int, float, str)): return v
-    raise TypeError(type(v).__name__)
-
-# %% ../nbs/api/07b_export.ipynb #d28a6254
-def _tfm_spec(t:Transform)->list:
-    "[name, arguments] that rebuild the fastai transform `t`"
-    name = type(t).__name__
-    if isinstance(t, Normalize):
-        return [name, dict(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())]
-    if not any(getattr(m, name, None) is type(t) for m in _TFM_MODULES):
-        raise CourseError(f"The validation pipeline uses {name}, which is not a fastai "
-                          "transform the safe export knows how to rebuild. Use fastai's "
-                          "transforms, or `export_pickle` for a model only you will load.")
-    params = inspect.signature(type(t).__init__).parameters  # newer fastcore stores no args:
-    args = getattr(t, '__stored_args__', None) or {  # read them back from the attributes
-        k: getattr(t, k) for k in params if k not in ('self', 'kwargs')
-        and hasattr(t, k) and not callable(getattr(t, k))}
-    try: return [name, _plain(args)]
-    except TypeError as e:
-        raise CourseError(f"The {name} transform has an argument of type {e} that cannot be "
-                          "saved as JSON: use plain numbers and strings in its arguments, or "
-                          "`export_pickle` for a model only you will load.") from None
-
-# %% ../nbs/api/07b_export.ipynb #35f6e154
-def _make_tfm(spec:list)->Transform:
-    "The fastai transform that `spec` ([name, arguments]) describes"
-    name, args = spec
-    if name == 'Normalize': return Normalize.from_stats(args['mean'], args['std'], cuda=False)
-    for m in _TFM_MODULES:
-        cls = getattr(m, name, None)
-        if isinstance(cls, type) and issubclass(cls, Transform):
-            params = inspect.signature(cls.__init__).parameters
-            if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-                args = {k: v for k, v in args.items() if k in params}  # stored but not taken
-            return cls(**args)
-    raise CourseError(f"config.json names a transform '{name}' that is not one of fastai's: "
-                      "export the model again with `export_model`.")
 
 # %% ../nbs/api/07b_export.ipynb #2655022f
 def _head_args(head:nn.Sequential)->dict:
