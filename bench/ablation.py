@@ -54,6 +54,8 @@ def runs(args)->dict:
         'ft SGD step': ('fine_tune', dict(opt='sgd_step'),
                         f"SGD momentum 0.9 at 1e-3, x0.1 after epoch {step} (the tutorial's)"),
         'ft BN eval': ('fine_tune', dict(bn_eval=True), "the body's batch norm in eval mode (`KeepBnStats`)"),
+        'ft BN eval, head too': ('fine_tune', dict(bn_eval='all'),
+                                 "batch norm in eval mode everywhere, the head's too (`KeepBnStats` as the lessons add it)"),
         'fit_head': ('fit_head', dict(recipe='fit_head'),
                      f"the course's `fit_head`: the body frozen, head one-cycle at 1e-2, {args.epochs} epochs"),
         'fit_head BN eval': ('fit_head', dict(recipe='fit_head', bn_eval=True),
@@ -62,6 +64,8 @@ def runs(args)->dict:
                                           f"{args.more_epochs} epochs (1 frozen)"),
         'loop': ('loop', {}, f"the tutorial loop, StepLR after epoch {step}"),
         'loop BN eval': ('loop', dict(bn_eval=True), "batch norm in eval mode"),
+        'loop BN eval, zero head': ('loop', dict(bn_eval=True, zero_head=True),
+                                    "batch norm in eval mode, the linear head started at zero"),
         'loop fastai head': ('loop', dict(head='fastai'), "fastai's `create_head`"),
         'loop Adam one-cycle': ('loop', dict(opt='adam_one_cycle'),
                                 "AdamW wd 0.01, one-cycle 1e-3 (fastai's defaults)"),
@@ -108,7 +112,7 @@ def run_fine_tune(epochs, size, bs, seed, head='fastai', alpha=None, aug=None, o
         def before_train(self):
             for m in self.learn.model[0].modules():
                 if isinstance(m, bn_types): m.eval()
-    if bn_eval: learn.add_cb(KeepBodyBnStats())
+    if bn_eval: learn.add_cb(KeepBnStats() if bn_eval == 'all' else KeepBodyBnStats())
     start = time.time()
     with learn.no_bar(), learn.no_logging():
         if opt == 'sgd_step':  # the tutorial's schedule, fine_tune's frozen first epoch kept

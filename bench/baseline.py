@@ -48,10 +48,12 @@ def loop_model(n_classes, head='linear'):
     return nn.Sequential(body, create_head(body.num_features, n_classes))  # concat pool, BN, dropout, 512
 
 
-def run_baseline(epochs, size, bs, seed, head='linear', bn_eval=False, opt='sgd', step_size=7):
+def run_baseline(epochs, size, bs, seed, head='linear', bn_eval=False, opt='sgd', step_size=7,
+                 zero_head=False):
     """The tutorial's loop; per epoch: valid accuracy and seconds since the start of training.
     The ablation's changes: `head='fastai'` (fastai's `create_head`), `bn_eval` (batch norm kept in
-    eval mode while training), `opt='adam_one_cycle'` (fastai's Adam and one-cycle defaults)."""
+    eval mode while training), `opt='adam_one_cycle'` (fastai's Adam and one-cycle defaults),
+    `zero_head` (the linear head's weights start at zero: every logit 0, no large first gradients)."""
     import torch
     from torch import nn
     from torchvision import datasets, transforms
@@ -72,6 +74,8 @@ def run_baseline(epochs, size, bs, seed, head='linear', bn_eval=False, opt='sgd'
                for k in sets}
     assert sets['test'].classes == sets['train'].classes
     model = loop_model(len(sets['train'].classes), head)
+    if zero_head:
+        for p in model.get_classifier().parameters(): nn.init.zeros_(p)
     criterion = nn.CrossEntropyLoss()
     if opt == 'sgd':
         optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
