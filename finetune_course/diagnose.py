@@ -43,9 +43,10 @@ def valid_below_train(
     if not last['valid_loss'] < last['train_loss']: return None
     return ("validation loss below training loss", f"Validation loss below training loss: "
             f"{last['valid_loss']:.3f} against {last['train_loss']:.3f} in the last epoch ({n} of "
-            f"{_count(f['epochs'], 'epoch')}). That is not a bug: dropout and data augmentation "
-            "act only in training, so the training batches are harder, and train_loss averages "
-            "batches seen while the model was still worse than at the epoch's end.")
+            f"{_count(f['epochs'], 'epoch')}). That is not a bug: dropout (and data "
+            "augmentation, if any) act only in training, so the training batches are harder, and "
+            "train_loss averages batches seen while the model was still worse than at the epoch's "
+            "end.")
 
 # %% ../nbs/api/05_diagnose.ipynb #bf7ceadf
 def overfitting(
