@@ -41,6 +41,8 @@ def _local(output)->bool:
 def record(path:Path):
     "Execute the notebook at `path` and write it back with its outputs"
     nb, shell, ran = read_nb(path), CaptureShell(path), []
+    for cell in nb.cells:  # a cell that now prints nothing must not keep its old output
+        if cell.cell_type == 'code': cell.outputs = []
     with working_directory(path.parent):
         try: shell.run_all(nb, exc_stop=True, preproc=_skipped, postproc=ran.append)
         except Exception:
