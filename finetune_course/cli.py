@@ -16,6 +16,7 @@ warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated',
 
 # %% ../nbs/api/06_cli.ipynb #3935ce26
 import argparse
+import inspect
 import sys
 
 from fastcore.script import anno_parser
@@ -84,8 +85,11 @@ def _parser():
     for name, func in COMMANDS.items():
         command = commands.add_parser(name, parents=[anno_parser(func)], add_help=False,
                                       help=func.__doc__, description=func.__doc__)
+        unset = [k for k, v in inspect.signature(func).parameters.items() if v.default is None]
         for action in command._actions:
             if (name, action.dest) in MANY: action.nargs = '+'
+            if action.dest in unset and action.const is True:  # a flag such as --quiet: absent,
+                action.default = None                          # it leaves params.yaml's value
     return parser
 
 # %% ../nbs/api/06_cli.ipynb #b4e1f0a2

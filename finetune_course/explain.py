@@ -11,7 +11,7 @@ import math
 from matplotlib.figure import Figure
 
 from .diagnose import _count, _facts, _frozen, diagnose
-from .record import EPOCH_FIELDS
+from .record import EPOCH_FIELDS, row_error_rate
 
 # %% ../nbs/api/05_explain.ipynb #587bcab3
 def _tables(rows):
@@ -19,11 +19,6 @@ def _tables(rows):
     tables = {}
     for row in rows: tables.setdefault(row['fit'], []).append(row)
     return list(tables.values())
-
-def _frozen(row): return row['n_groups'] > 1 and row['frozen_groups'] == row['n_groups'] - 1
-def _count(n, word):
-    "`n` and the noun in its right number: 1 epoch, 3 epochs"
-    return f"{n} {word}{'s' * (n != 1)}"
 
 def _span(first, last): return f"epoch {first}" if first == last else f"epochs {first}-{last}"
 
@@ -144,10 +139,15 @@ def summarize(
 
 # %% ../nbs/api/05_explain.ipynb #8db77bef
 def _best_line(f):
-    "Which epoch's model a run kept (`finetune-course train` keeps the best), in words"
-    best = f['history'][f['best_epoch'] - 1][f['monitor']]
+    "Which epoch's model a run kept (`finetune-course train` keeps the best), and its numbers"
+    row = f['history'][f['best_epoch'] - 1]  # a record without `best` (older): from its history
+    error = row_error_rate(row)
+    best = f.get('best') or dict(row, error_rate=error,
+                                 n_valid_right=round((1 - error) * f['n_valid']))
     return (f"The saved model (model.pth, model.pkl, model/) is the one after epoch "
-            f"{f['best_epoch']}, the best {f['monitor']} ({best:.4f})"
+            f"{f['best_epoch']}, the best {f['monitor']} ({best[f['monitor']]:.4f}): it gets "
+            f"{best['n_valid_right']} of the {f['n_valid']} validation images right (error rate "
+            f"{best['error_rate']:.3f}), the numbers at the top of results.json"
             + ("; the test error rate above is that model's." if f.get('test_error_rate')
                is not None else "."))
 

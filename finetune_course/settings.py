@@ -6,6 +6,7 @@
 __all__ = ['DEFAULTS', 'TYPES', 'MONITORS', 'read_params', 'check_params', 'train_params']
 
 # %% ../nbs/api/05a_settings.ipynb #87e55a44
+import math
 from pathlib import Path
 
 import yaml
@@ -14,11 +15,12 @@ from .core import CourseError, did_you_mean
 
 # %% ../nbs/api/05a_settings.ipynb #d8a1e182
 DEFAULTS = dict(
-    data=None, arch='tf_efficientnet_lite0', recipe='probe_then_tune', epochs=8, lr=None, bs=16,
-    size=128, seed=42, valid='auto', sample=1.0, out='runs/train', monitor='valid_loss',
-    patience=None, quiet=False)
-TYPES = dict(data=str, arch=str, recipe=str, epochs=int, lr=float, bs=int, size=int, seed=int,
-             valid=(float, str), sample=float, out=str, monitor=str, patience=int, quiet=bool)
+    data=None, exclude=None, arch='tf_efficientnet_lite0', recipe='probe_then_tune', epochs=8,
+    lr=None, bs=16, size=128, seed=42, valid='auto', sample=1.0, out='runs/train',
+    monitor='valid_loss', patience=None, quiet=False)
+TYPES = dict(data=str, exclude=str, arch=str, recipe=str, epochs=int, lr=float, bs=int, size=int,
+             seed=int, valid=(float, str), sample=float, out=str, monitor=str, patience=int,
+             quiet=bool)
 MONITORS = ('valid_loss', 'error_rate', 'accuracy')
 
 # %% ../nbs/api/05a_settings.ipynb #10924b2c
@@ -66,8 +68,9 @@ def check_params(
     for key in ('epochs', 'bs', 'size', 'patience'):
         if p[key] is not None and p[key] < 1:
             raise CourseError(f"{key} must be 1 or more, not {p[key]}.")
-    if p['lr'] is not None and p['lr'] <= 0:
-        raise CourseError(f"lr must be above 0, not {p['lr']}.")
+    if p['lr'] is not None and not (math.isfinite(p['lr']) and p['lr'] > 0):
+        raise CourseError(f"lr must be a number above 0, such as 1e-3, not {p['lr']}: it is "
+                          "the size of the training steps.")
     if p['monitor'] not in MONITORS:
         raise CourseError(f"Unknown monitor '{p['monitor']}'.{did_you_mean(p['monitor'], MONITORS)}"
                           f" Choose one of: {', '.join(MONITORS)}.")
