@@ -33,15 +33,6 @@ def cache(tmp_path):
             'HF_HOME': str(tmp_path/'hf')}
 
 
-def few(src, dest, per_class):
-    "Copy `per_class` images of each class folder in `src`, spread over its styles, to `dest`"
-    for d in sorted(p for p in src.iterdir() if p.is_dir()):
-        files = sorted(d.iterdir())
-        (dest/d.name).mkdir(parents=True)
-        for f in files[::max(1, len(files) // per_class)][:per_class]: shutil.copy(f, dest/d.name)
-    return dest
-
-
 # The browser tests: Debian's Chromium driven by Playwright (no browser download). The dev
 # environment must have both (the Makefile sets FINETUNE_COURSE_REQUIRE_BROWSER=1 there); elsewhere,
 # e.g. in .venv-latest with only the installed package, the tests skip.
@@ -75,6 +66,7 @@ def model_dir(tmp_path_factory):
     from finetune_course.datasets import course_data
     from finetune_course.export import export_model
     from finetune_course.learner import course_learner
+    from finetune_course.testing import few
     tmp = tmp_path_factory.mktemp('model')
     set_seed(42)
     train = few(course_data('emotions')/'train', tmp/'train', 8)

@@ -10,7 +10,7 @@ import torch
 pytest.importorskip('accelerate')  # fastai's distrib_ctx builds an Accelerator
 
 from conftest import BIN, run
-from test_train import tiny_data
+from finetune_course.testing import tiny_data
 
 SETTINGS = dict(epochs=1, size=64, seed=0, recipe='fit_head', lr=2e-3, quiet=True)
 ARGS = [a for k, v in SETTINGS.items() for a in ([f'--{k}'] if v is True else [f'--{k}', str(v)])]

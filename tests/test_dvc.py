@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip('dvc')  # in the dev venv (requirements-dev.txt), not in .venv-latest
 
 from conftest import BIN, can_cut_network, run
-from test_train import tiny_data
+from finetune_course.testing import tiny_data
 
 OFFLINE = ['unshare', '-n'] if can_cut_network() else []
 SETTINGS = dict(data='data', epochs=1, size=64, bs=8, seed=0, quiet=True)

@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from conftest import few, offline, run
+from conftest import offline, run
+from finetune_course.testing import few
 from finetune_course.core import CourseError
 from finetune_course.export import (CONFIG, WEIGHTS, export_model, export_pickle, load_model,
                                     load_pickle)

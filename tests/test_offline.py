@@ -1,13 +1,12 @@
 """The online paths, with the network really cut (`unshare -n`): clear errors, no tracebacks."""
 from conftest import BIN, run, offline
 
-SETUP = ("from fastai.data.transforms import RandomSubsetSplitter\n"
+SETUP = ("from functools import partial\n"
          "from finetune_course.core import CourseError\n"
          "from finetune_course.datasets import course_data\n"
-         "from finetune_course.data import folder_dls\n"
          "from finetune_course.learner import course_learner\n"
-         "def tiny(): return folder_dls(course_data('emotions')/'train', size=32,\n"
-         "                              splitter=RandomSubsetSplitter(0.05, 0.05, seed=0))\n")
+         "from finetune_course import testing\n"
+         "tiny = partial(testing.tiny, size=32, train_pct=0.05, valid_pct=0.05, seed=0)\n")
 
 
 def offline_error(call, env):
