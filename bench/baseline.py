@@ -49,18 +49,19 @@ def loop_model(n_classes, head='linear'):
 
 
 def run_baseline(epochs, size, bs, seed, head='linear', bn_eval=False, opt='sgd', step_size=7,
-                 zero_head=False):
+                 zero_head=False, valid_styles=None):
     """The tutorial's loop; per epoch: valid accuracy and seconds since the start of training.
     The ablation's changes: `head='fastai'` (fastai's `create_head`), `bn_eval` (batch norm kept in
     eval mode while training), `opt='adam_one_cycle'` (fastai's Adam and one-cycle defaults),
-    `zero_head` (the linear head's weights start at zero: every logit 0, no large first gradients)."""
+    `zero_head` (the linear head's weights start at zero: every logit 0, no large first gradients);
+    `valid_styles` (the styles validated on, default `styles.csv`'s: bench/crossval.py's folds)."""
     import torch
     from torch import nn
     from torchvision import datasets, transforms
     from finetune_course.styles import default_valid_styles, style_of
     torch.manual_seed(seed)
     path, *_ = emotions_split()
-    valid_styles = set(default_valid_styles(path))
+    valid_styles = set(valid_styles or default_valid_styles(path))
     norm = transforms.Normalize([0.5] * 3, [0.5] * 3)  # what the EfficientNet-Lite weights expect
     tfms = {'train': transforms.Compose([transforms.RandomResizedCrop(size),
                                          transforms.RandomHorizontalFlip(),

@@ -17,7 +17,8 @@ from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.torch_core import params
 from fastai.vision.learner import create_head
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -25,6 +26,7 @@ from torch.utils.data import TensorDataset
 from .core import CourseError
 from .learner import LINEAR_HEAD
 from .record import EpochLog
+from .styles import style_of
 
 # %% ../nbs/api/04_probe.ipynb #3b02f072
 def _is_stage(m:nn.Module)->bool:
@@ -84,25 +86,37 @@ STRENGTHS = (0.003, 0.01, 0.03, 0.1, 0.3)  # L2 strengths `C` tried; smaller is 
 def fit_probe(
     features:np.ndarray,         # training features, one row per image
     labels:np.ndarray,           # their class indices
-    valid_features:np.ndarray,   # validation features, to choose the strength on
+    valid_features:np.ndarray,   # validation features, scored (and the strength chosen on them if `groups` is None)
     valid_labels:np.ndarray,     # their class indices
     n_classes:int,               # number of classes the layer answers
     strengths:tuple=STRENGTHS,   # the L2 strengths `C` to try
+    groups:list=None,            # the style of each training row: choose the strength by holding out training styles
+    folds:int=4,                 # folds of that choice, each holding out whole styles (`GroupKFold`)
 )->nn.Linear:
-    "A linear layer from logistic regression on standardised `features`, its strength picked on validation"
+    "A linear layer from logistic regression on standardised `features`, its strength picked on validation or on held-out training styles"
     scaler = StandardScaler().fit(features)
-    fits = [LogisticRegression(C=c, max_iter=3000).fit(scaler.transform(features), labels)
-            for c in strengths]
-    scores = [m.score(scaler.transform(valid_features), valid_labels) for m in fits]
-    best = fits[int(np.argmax(scores))]
+    x, xv = scaler.transform(features), scaler.transform(valid_features)
+    if groups is None:
+        fits = [LogisticRegression(C=c, max_iter=3000).fit(x, labels) for c in strengths]
+        best = fits[int(np.argmax([m.score(xv, valid_labels) for m in fits]))]
+        strength = best.C
+    else:  # nested: the validation set chooses nothing
+        if len(set(groups)) < 2:
+            raise CourseError("groups holds one style only: no style to hold out to choose the "
+                              "strength on. Pass groups=None to choose it on validation.")
+        splits = list(GroupKFold(min(folds, len(set(groups)))).split(x, labels, groups))
+        best = LogisticRegressionCV(Cs=list(strengths), cv=splits, scoring='accuracy',
+                                    max_iter=3000).fit(x, labels)
+        strength = np.ravel(best.C_)[0]
     coef, intercept = best.coef_, best.intercept_
     if len(best.classes_) == 2: coef, intercept = np.vstack([-coef, coef]) / 2, np.r_[-intercept, intercept] / 2
     weight, bias = np.zeros((n_classes, coef.shape[1])), np.full(n_classes, intercept.min() - 30.)
     weight[best.classes_], bias[best.classes_] = coef / scaler.scale_, intercept - coef / scaler.scale_ @ scaler.mean_
     layer = nn.Linear(coef.shape[1], n_classes)
     layer.weight.data, layer.bias.data = (torch.tensor(a, dtype=torch.float32) for a in (weight, bias))
-    layer.strength, layer.valid_accuracy = float(best.C), float(max(scores))
+    layer.strength, layer.valid_accuracy = float(strength), float(best.score(xv, valid_labels))
     return layer
+
 
 # %% ../nbs/api/04_probe.ipynb #bba9b7f6
 @torch.no_grad()
@@ -170,11 +184,20 @@ def _inner(learn:Learner, train:tuple, valid:tuple, model:nn.Module, cbs=(), bs=
                       DataLoader(TensorDataset(*valid), bs=64))
     return inner_learner(learn, dls, model, cbs)
 
+def _groups(learn:Learner, strength_on:str)->list|None:
+    "The style of each training image if the probe's strength is chosen on the training 'styles'"
+    if strength_on not in ('valid', 'styles'):
+        raise CourseError(f"strength_on={strength_on!r}: choose 'valid' or 'styles'.")
+    if strength_on == 'valid': return None
+    styles = [style_of(f) for f in learn.dls.train_ds.items]
+    return styles if len(set(styles)) > 1 else list(range(len(styles)))  # one style: k-fold over images
+
 def probe(
     learn:Learner,                # a Learner with a pretrained body
     epochs:int=0,                 # unused: logistic regression runs until it converges
     lr:float=None,                # unused: no learning rate
-    strengths:tuple=STRENGTHS,    # L2 strengths `C` tried, the best on validation kept
+    strengths:tuple=STRENGTHS,    # L2 strengths `C` tried
+    strength_on:str='styles',      # choose `C` on the 'valid' set, or on held-out training 'styles' (nested)
 ):
     "A linear probe: logistic regression on the frozen body's pooled features, as the new head"
     learn.freeze()
@@ -182,7 +205,8 @@ def probe(
     body, n = learn.model[0], len(learn.dls.vocab)
     train, valid = (_activations(learn, ds.items, body) for ds in (learn.dls.train_ds, learn.dls.valid_ds))
     layer = fit_probe(train[0].mean((2, 3)).numpy(), train[1].numpy(),
-                      valid[0].mean((2, 3)).numpy(), valid[1].numpy(), n, strengths)
+                      valid[0].mean((2, 3)).numpy(), valid[1].numpy(), n, strengths,
+                      groups=_groups(learn, strength_on))
     learn.model[1] = _linear_head(layer)
     learn.create_opt()
     learn.freeze()
@@ -209,7 +233,8 @@ def probe_then_tune(
     epochs:int,                  # epochs of fine-tuning the top and the head, after the probe
     lr:float=3e-4,               # peak learning rate of the one-cycle fine-tuning
     stages:int=2,                # how many of the body's last stages of blocks fine-tune
-    strengths:tuple=STRENGTHS,   # L2 strengths `C` of the probe, the best on validation kept
+    strengths:tuple=STRENGTHS,   # L2 strengths `C` of the probe
+    strength_on:str='styles',     # choose `C` on the 'valid' set, or on held-out training 'styles' (nested)
     flip:str='activations',      # also train mirrored: the trunk's 'activations' (free), the 'images' (a second trunk pass) or None
     depthwise:bool=False,        # also fine-tune the top's depthwise (spatial) filters: slower on CPU
     bs:int=None,                 # batch size of the fine-tuning (default: the images' batch size)
@@ -219,6 +244,7 @@ def probe_then_tune(
     learn.freeze()
     learn.model.eval()
     trunk, top = split_body(learn, stages)
+    groups = _groups(learn, strength_on)
     if flip not in ('activations', 'images', None):
         raise CourseError(f"flip={flip!r}: choose 'activations', 'images' or None.")
     train = _activations(learn, learn.dls.train_ds.items, trunk, mirrored=flip == 'images')
@@ -227,7 +253,8 @@ def probe_then_tune(
     valid = _activations(learn, learn.dls.valid_ds.items, trunk)
     n = len(learn.dls.train_ds)  # the probe sees each training image once, as validation would
     layer = fit_probe(_pooled(top, train[0][:n]), train[1][:n].numpy(),
-                      _pooled(top, valid[0]), valid[1].numpy(), len(learn.dls.vocab), strengths)
+                      _pooled(top, valid[0]), valid[1].numpy(), len(learn.dls.vocab), strengths,
+                      groups=groups)
     learn.model[1] = _linear_head(layer)
     learn.splitter = split_at(learn, top[0])  # three groups: the trunk, the top, the head
     learn.create_opt()
