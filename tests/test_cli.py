@@ -1,14 +1,12 @@
 """The `finetune-course` command end to end, as a learner runs it."""
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
-import threading
-import time
 
 from conftest import BIN, can_cut_network, offline, run
+from finetune_course.testing import wait_for_line
 
 
 def test_help_is_quick_and_imports_no_torch():
@@ -98,13 +96,8 @@ def test_interrupted_run_keeps_earlier_results(tmp_path, cache):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Stop it once its first epoch is done (the results table's row 0: stdout is a pipe, so plain
     # lines), rather than after a fixed time that is too long on a fast machine, too short on a slow.
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
-    deadline, line = time.time() + 300, ''
-    while not line.startswith('0 ') and time.time() < deadline and proc.poll() is None:
-        try: line = lines.get(timeout=1)
-        except queue.Empty: pass
-    assert line.startswith('0 ') and proc.poll() is None, "no epoch finished in 300 s"
+    wait_for_line(proc, lambda line: line.startswith('0 '), timeout=300)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     stderr = proc.stderr.read()
