@@ -157,6 +157,7 @@ class Recipe(NamedTuple):
     fit: Callable              # fit(learn, epochs, lr, ...): trains `learn`
     pretrained: bool = True    # its Learner starts from ImageNet weights (False: random weights)
     own_learner: bool = False  # it trains a Learner of its own: callbacks go to it as `cbs`
+    epochs: bool = True        # it trains epoch by epoch (False: in one closed-form step)
     @property
     def lr(self)->float: return inspect.signature(self.fit).parameters['lr'].default
 
@@ -164,7 +165,7 @@ RECIPES = dict(fit_head=Recipe(fit_head), fine_tune=Recipe(fine_tune),
                two_phase=Recipe(two_phase), head_lr=Recipe(head_lr),
                cached_head=Recipe(cached_head, own_learner=True),
                from_scratch=Recipe(from_scratch, pretrained=False),
-               probe=Recipe(probe, own_learner=True),
+               probe=Recipe(probe, own_learner=True, epochs=False),
                probe_then_tune=Recipe(probe_then_tune, own_learner=True))
 
 def get_recipe(

@@ -6,7 +6,6 @@
 __all__ = ['train_dls', 'memory_available', 'memory_needed', 'check_memory', 'run_training', 'train', 'demo']
 
 # %% ../nbs/api/06a_train.ipynb #1e794240
-import inspect
 import math
 import os
 import re
@@ -161,7 +160,7 @@ def run_training(
     from finetune_course.weights import pretrained_kwargs
     recipe, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
     own = recipe.own_learner
-    if own and 'cbs' not in inspect.signature(recipe.fit).parameters:
+    if not recipe.epochs:
         raise CourseError(f"--recipe {p['recipe']} trains no epochs, so `train` has no best epoch "
                           "to keep: use it from Python (`compare_recipes`), or --recipe "
                           "probe_then_tune, which starts from it.")
