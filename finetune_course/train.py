@@ -47,6 +47,7 @@ def train_dls(
     from fastai.data.transforms import parent_label
     from finetune_course.data import course_dls, folder_dls, split_folder_dls
     from finetune_course.images import image_items, read_exclusions
+    from finetune_course.interpret import check_classes
     from finetune_course.styles import style_split
     split = (path/'train').is_dir()
     if valid == 'auto':
@@ -74,10 +75,7 @@ def train_dls(
         raise CourseError(f"bs={bs} is more than the {n_train} training images: no full batch, so "
                           f"nothing would train. Use --bs {n_train} or less.")
     _warn_about_labels(dls, path)
-    unknown = sorted({parent_label(f) for f in test} - set(dls.vocab))
-    if unknown:
-        raise CourseError(f"{path/'test'} has classes that training never sees: {unknown}. "
-                          f"The training classes are {list(dls.vocab)}.")
+    check_classes(test, dls.vocab, path/'test')  # before training: it could never answer them
     return dls, valid, list(test), test_styles
 
 # %% ../nbs/api/06a_train.ipynb #8716178e
