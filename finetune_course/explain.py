@@ -10,7 +10,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from .diagnose import _count, _facts, _frozen, diagnose
+from .diagnose import body_frozen, diagnose, last_epoch_facts, plural
 from .record import EPOCH_FIELDS, row_error_rate
 
 # %% ../nbs/api/05_explain.ipynb #587bcab3
@@ -25,7 +25,7 @@ def _span(first, last): return f"epoch {first}" if first == last else f"epochs {
 def _layers(row):
     trainable = f"{row['trainable_params'] / 1e6:.2f}M parameters"
     if row['frozen_groups'] == 0: return f"every layer trained ({trainable})"
-    if _frozen(row): return ("the pretrained body was frozen: only the new head and the "
+    if body_frozen(row): return ("the pretrained body was frozen: only the new head and the "
                              f"batch-norm layers learned ({trainable})")
     return (f"the first {row['frozen_groups']} of {row['n_groups']} layer groups were frozen "
             f"({trainable} trained)")
@@ -74,14 +74,14 @@ def _steps_line(f):
     where = (f" on each of {procs} processes ({math.ceil(n / procs)} images each)" if procs > 1
              else "")
     line = (f"The model saw {n} training images{also} in batches of {bs}{where}: "
-            f"{_count(expected, 'step')} per "
-            f"epoch ({rule}), {_count(expected * len(rows), 'step')} in "
-            f"{_count(len(rows), 'epoch')}.")
+            f"{plural(expected, 'step')} per "
+            f"epoch ({rule}), {plural(expected * len(rows), 'step')} in "
+            f"{plural(len(rows), 'epoch')}.")
     if logged != expected * len(rows) or recorded not in (0, last_fit):  # 0: reset by `validate`
-        return line + (f" But the epoch log counted {_count(logged, 'step')}, and the recorder "
+        return line + (f" But the epoch log counted {plural(logged, 'step')}, and the recorder "
                        f"{recorded} for the last table ({last_fit} expected): a fit was stopped "
                        "early, or the DataLoaders changed between fits.")
-    return line + f" The epoch log counted {_count(logged, 'step')}" + (
+    return line + f" The epoch log counted {plural(logged, 'step')}" + (
         f", and fastai's recorder {recorded} for the last table, as expected." if recorded else ".")
 
 _METRICS = {'error_rate': "the share of validation images the model got wrong",
@@ -119,16 +119,16 @@ def summarize(
     test_styles:list=None,  # the drawing styles (or sources) of the test images, if known
 )->str:
     "One paragraph on the run, computed from its facts and `diagnose`"
-    f = _facts(run, test_error, n_test, test_styles)
-    frozen, found = sum(_frozen(r) for r in f['history']), [d[0] for d in diagnose(f)]
+    f = last_epoch_facts(run, test_error, n_test, test_styles)
+    frozen, found = sum(body_frozen(r) for r in f['history']), [d[0] for d in diagnose(f)]
     full = sum(r['frozen_groups'] == 0 for r in f['history'])
     part = f['epochs'] - frozen - full  # e.g. `two_phase`'s last block, `probe_then_tune`'s top
     part = f", {part} training part of the body" if part else ""
     text = (f"{f['arch']} ({'ImageNet' if f['pretrained'] else 'random'} weights) was trained on "
             f"{f['n_train']} images of {len(f['classes'])} classes for "
-            f"{_count(f['epochs'], 'epoch')} ({frozen} with the body frozen, {full} training "
+            f"{plural(f['epochs'], 'epoch')} ({frozen} with the body frozen, {full} training "
             f"every layer{part}) in {f['seconds']:.0f} s on "
-            f"{_count(f['threads'], 'CPU thread')}. After the last epoch it got "
+            f"{plural(f['threads'], 'CPU thread')}. After the last epoch it got "
             f"{f['n_valid_right']} of {f['n_valid']} validation images right (error rate "
             f"{f['error_rate']:.3f}, against {f['majority_error_rate']:.3f} for always answering "
             f"'{f['most_common_class']}')")
@@ -158,7 +158,7 @@ def explain(
     test_styles:list=None,  # the drawing styles (or sources) of the test images, if known
 )->str:
     "A plain-language account of a training run, from its facts computed once"
-    f = _facts(run, test_error, n_test, test_styles)
+    f = last_epoch_facts(run, test_error, n_test, test_styles)
     h = f['history']
     lines = [_steps_line(f), *_table_lines(h), _columns_line(f),
              f"After the last epoch the error rate on the {f['n_valid']} validation images was "
@@ -182,9 +182,9 @@ def _mark_phases(ax, rows):
     "Shade the epochs with the body frozen, and draw a dashed line where it was unfrozen"
     for epochs in _tables(rows):
         first, last = epochs[0]['epoch'], epochs[-1]['epoch']
-        if _frozen(epochs[0]):
+        if body_frozen(epochs[0]):
             ax.axvspan(first - 0.5, last + 0.5, color='grey', alpha=0.15, label='body frozen')
-        elif first > 1 and _frozen(rows[first - 2]):
+        elif first > 1 and body_frozen(rows[first - 2]):
             ax.axvline(first - 0.5, color='grey', ls='--', label='body unfrozen')
 
 def _rows(run)->list:
