@@ -23,7 +23,7 @@ from fastcore.foundation import L
 from fastcore.meta import delegates
 from .core import CourseError
 from .images import image_folder, image_items, open_image, read_exclusions
-from .styles import _pick, _rows, style_of, style_splitter
+from .styles import pick_groups, style_of, style_splitter, table_rows
 
 # %% ../nbs/api/03_data.ipynb #2bd6ed9e
 SKIP_FIX = ("Replace the file, move it out of the dataset, or leave it out of training: "
@@ -109,13 +109,13 @@ def course_dls(
     **kwargs,
 )->DataLoaders:
     "Checked training and validation DataLoaders from `items`; every builder below ends here"
-    rows = _rows(items)
+    rows = table_rows(items)
     _check(rows, [get_x(r) if get_x else r for r in rows], get_y, path)
     grouped, test = by_style or valid_styles is not None, L()
     if test_pct:
         if grouped:
             styles = [get_style(r) for r in rows]
-            held = set(_pick(styles, test_pct, seed, skip=valid_styles or ()))
+            held = set(pick_groups(styles, test_pct, seed, skip=valid_styles or ()))
             test_idx = [i for i, s in enumerate(styles) if s in held]
         else: test_idx = RandomSplitter(test_pct, seed)(rows)[1]
         keep = sorted(set(range(len(rows))) - set(test_idx))
@@ -124,7 +124,7 @@ def course_dls(
     if splitter is None:
         splitter = (style_splitter(valid_styles, valid_pct, seed, get_style) if grouped
                     else RandomSplitter(valid_pct, seed))
-    kept = _rows(items)
+    kept = table_rows(items)
     _check_split(kept, [get_x(r) if get_x else r for r in kept], get_y, splitter(items), path)
     item_tfms, batch_tfms = _tfms(size, presize, item_tfms, batch_tfms)
     block = DataBlock(blocks=(ImageBlock(CourseImage), CategoryBlock), get_x=get_x, get_y=get_y,
@@ -212,6 +212,7 @@ def table_dls(
                           f"{list(df.columns)}. Pass `fn_col=`, `label_col=` or `style_col=`.")
     get_x = ColReader(fn_col, pref=Path(path))
     skip = read_exclusions(exclude, path)
-    df = df[[os.path.abspath(get_x(r)) not in skip for r in _rows(df)]].reset_index(drop=True)
+    kept = [os.path.abspath(get_x(r)) not in skip for r in table_rows(df)]
+    df = df[kept].reset_index(drop=True)
     get_style = ColReader(style_col) if style_col else compose(ColReader(fn_col), style_of)
     return course_dls(df, ColReader(label_col), path, get_x=get_x, get_style=get_style, **kwargs)

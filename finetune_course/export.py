@@ -23,7 +23,7 @@ from torch import nn
 
 from .core import CourseError, atomic_write, file_sha256, replace_folder
 from .predict import Prediction, as_image
-from .preprocess import _make_tfm, _tfm_spec
+from .preprocess import make_tfm, tfm_spec
 from .weights import arch_source
 
 # %% ../nbs/api/07b_export.ipynb #e2eee32d
@@ -66,8 +66,8 @@ class CourseModel:
         self.model, self.config, self.classes = model.eval(), config, config['classes']
         if config.get('channels_last'):  # the Learner's memory layout: its numbers exactly
             self.model.to(memory_format=torch.channels_last)
-        self.item_tfms = Pipeline([_make_tfm(s) for s in config['item_tfms']], split_idx=1)
-        self.batch_tfms = Pipeline([_make_tfm(s) for s in config['batch_tfms']], split_idx=1)
+        self.item_tfms = Pipeline([make_tfm(s) for s in config['item_tfms']], split_idx=1)
+        self.batch_tfms = Pipeline([make_tfm(s) for s in config['batch_tfms']], split_idx=1)
 
     def preprocess(self, img)->torch.Tensor:
         "A batch of one: `img` resized, made a tensor and normalised"
@@ -93,8 +93,8 @@ def _config(learn:Learner)->dict:
     norm = [t for t in learn.dls.after_batch.fs if isinstance(t, Normalize)]
     return dict(format=FORMAT, arch=arch, source=arch_source(arch),
                 classes=[str(c) for c in learn.dls.vocab], n_in=3, head=_head_args(learn.model[1]),
-                item_tfms=[_tfm_spec(t) for t in learn.dls.valid.after_item.fs],
-                batch_tfms=[_tfm_spec(t) for t in learn.dls.valid.after_batch.fs],
+                item_tfms=[tfm_spec(t) for t in learn.dls.valid.after_item.fs],
+                batch_tfms=[tfm_spec(t) for t in learn.dls.valid.after_batch.fs],
                 mean=norm[0].mean.flatten().tolist() if norm else None,
                 std=norm[0].std.flatten().tolist() if norm else None,
                 channels_last=hasattr(learn, 'channels_last'))  # `course_learner(channels_last=...)`
