@@ -9,12 +9,10 @@ __all__ = ['dvc_init']
 from pathlib import Path
 
 import yaml
-from fastcore.docments import docments
 
 import finetune_course
 from .core import CourseError, atomic_write_text
-from .settings import DEFAULTS
-from .train import train
+from .settings import DEFAULTS, HELP
 
 # %% ../nbs/api/06b_dvc.ipynb #f17df289
 def _dvc_yaml(deps:list)->str:
@@ -71,9 +69,8 @@ def dvc_init(
     package = Path(finetune_course.__file__).parent
     deps = ['${data}', package] if data else [package]  # the package holds the embedded data
     params = {**DEFAULTS, 'data': data, 'out': out or DEFAULTS['out']}
-    notes = docments(train)
     atomic_write_text(files[1], ''.join(
-        f"{yaml.safe_dump({k: v}, default_flow_style=True)[1:-2]}  # {notes[k]}\n"
+        f"{yaml.safe_dump({k: v}, default_flow_style=True)[1:-2]}  # {HELP[k]}\n"
         for k, v in params.items()))
     atomic_write_text(files[0], _dvc_yaml(deps))
     print(f"Wrote {' and '.join(f.name for f in files)} in {path}/. Next: `dvc init` (in a git "
