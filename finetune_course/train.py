@@ -136,28 +136,53 @@ def _interrupted(out, saver, had_record):
     return (f"Interrupted. {kept} The best weights of this run so far (epoch {saver.best_epoch}, "
             f"{saver.monitor} {saver.best:.4f}) are in {saver.last_saved_path}.")
 
+def _fit(learn, recipe, p, saver, lr, out):
+    "Train `learn` as `p` says, `saver` keeping the best epoch; on Ctrl-C, say what is left"
+    from fastai.callback.tracker import EarlyStoppingCallback
+    from finetune_course.distributed import data_parallel
+    stop = [EarlyStoppingCallback(p['monitor'], patience=p['patience'], reset_on_fit=False)]
+    cbs, own, quiet = [saver] + (stop if p['patience'] else []), recipe.own_learner, p['quiet']
+    had_record = (out/'results.json').exists()
+    try:  # quiet: no bars, and no Recorder lines (without bars fastai prints raw lists)
+        with (learn.added_cbs([] if own else cbs), learn.no_bar() if quiet else nullcontext(),
+              learn.no_logging() if quiet else nullcontext(), data_parallel(learn)):
+            recipe.fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
+    except KeyboardInterrupt:
+        print(_interrupted(out, saver, had_record), file=sys.stderr)
+        raise
+
+def _record(learn, p, saver, lr, test_files, **settings):
+    "The run's record (`run_record`): the kept epoch, the test score, the settings"
+    from finetune_course.interpret import test_error_rate
+    from finetune_course.record import run_facts, run_record
+    if saver.best_epoch is None:
+        raise CourseError(f"{p['monitor']} was not a number after any epoch: training diverged. "
+                          "Try a lower --lr.")
+    test = {}
+    if test_files:
+        error = test_error_rate(learn, test_files)
+        test = dict(test_error_rate=error, test_accuracy=1 - error, n_test=len(test_files))
+    return run_record(run_facts(learn), saver.best_epoch, p['monitor'], **test,
+                      recipe=p['recipe'], lr=lr, size=p['size'], seed=p['seed'],
+                      sample=p['sample'], exclude=p['exclude'], **settings)
+
 # %% ../nbs/api/06a_train.ipynb #6c461b26
 def run_training(
     p:dict,   # every setting, checked: from `train_params`, or `check_params` for a preset
 )->dict:
     "Fine-tune as the settings `p` say; keep, explain and save the best epoch's model and numbers"
-    start = time.time()
-    from fastai.callback.tracker import EarlyStoppingCallback
+    start = time.time()  # fastai and torch are imported here, so that `--help` needs neither
     from fastai.metrics import accuracy, error_rate
     from fastai.torch_core import rank_distrib, set_seed
-    from finetune_course.images import image_folder
     from finetune_course.datasets import course_data
-    from finetune_course.distributed import data_parallel
     from finetune_course.explain import explain, plot_losses
     from finetune_course.export import export_model
-    from finetune_course.interpret import test_error_rate
+    from finetune_course.images import image_folder
     from finetune_course.learner import course_learner
     from finetune_course.recipes import get_recipe
-    from finetune_course.record import (RUN_FILES, AtomicSaveModel, check_run_folder, run_facts,
-                                        run_record, save_run)
+    from finetune_course.record import RUN_FILES, AtomicSaveModel, check_run_folder, save_run
     from finetune_course.weights import pretrained_kwargs
     recipe, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
-    own = recipe.own_learner
     if not recipe.epochs:
         raise CourseError(f"--recipe {p['recipe']} trains no epochs, so `train` has no best epoch "
                           "to keep: use it from Python (`compare_recipes`), or --recipe "
@@ -171,32 +196,12 @@ def run_training(
     learn = course_learner(dls, p['arch'], pretrained=recipe.pretrained,
                            metrics=[error_rate, accuracy], path=checkpoints, model_dir='.')
     check_memory(learn, p['size'], p['bs'])  # before the kernel kills a run too large for it
-    saver = AtomicSaveModel(p['monitor'])
-    stop = [EarlyStoppingCallback(p['monitor'], patience=p['patience'], reset_on_fit=False)]
-    lr = p['lr'] or recipe.lr
+    saver, lr = AtomicSaveModel(p['monitor']), p['lr'] or recipe.lr
     (checkpoints/'best.pth').unlink(missing_ok=True)  # an interrupted earlier run's
-    had_record = (out/'results.json').exists()
-    try:
-        cbs = [saver] + (stop if p['patience'] else [])
-        quiet = p['quiet']  # no bars, and no Recorder lines (without bars fastai prints raw lists)
-        with (learn.added_cbs([] if own else cbs), learn.no_bar() if quiet else nullcontext(),
-              learn.no_logging() if quiet else nullcontext(), data_parallel(learn)):
-            recipe.fit(learn, p['epochs'], lr, **(dict(cbs=cbs) if own else {}))
-    except KeyboardInterrupt:
-        print(_interrupted(out, saver, had_record), file=sys.stderr)
-        raise
+    _fit(learn, recipe, p, saver, lr, out)
     if rank_distrib(): return {}  # the other processes hold the same model: rank 0 writes it
-    if saver.best_epoch is None:
-        raise CourseError(f"{p['monitor']} was not a number after any epoch: training diverged. "
-                          "Try a lower --lr.")
-    test = {}
-    if test_files:
-        test_error = test_error_rate(learn, test_files)
-        test = dict(test_error_rate=test_error, test_accuracy=1 - test_error,
-                    n_test=len(test_files), test_styles=test_styles)
-    results = run_record(run_facts(learn), saver.best_epoch, p['monitor'], **test,
-                         recipe=p['recipe'], lr=lr, size=p['size'], seed=p['seed'],
-                         sample=p['sample'], valid=valid, data=str(data), exclude=p['exclude'])
+    results = _record(learn, p, saver, lr, test_files, valid=valid, data=str(data),
+                      **(dict(test_styles=test_styles) if test_files else {}))
     text = explain(results)  # as `finetune-course explain` reads it back from results.json
     results['wall_seconds'] = round(time.time() - start, 1)
     learn.path, learn.model_dir = Path('.'), 'models'  # as a plain Learner's, for the export
