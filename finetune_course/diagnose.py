@@ -11,7 +11,7 @@ import math
 
 from fastai.learner import Learner
 
-from .record import row_error_rate, run_facts
+from .record import epoch_numbers, run_facts
 
 # %% ../nbs/api/05_diagnose.ipynb #b8f2c6d0
 def last_epoch_facts(
@@ -22,8 +22,7 @@ def last_epoch_facts(
 )->dict:
     "The facts of `run`, computed once: its error rate the last epoch's, with the test numbers"
     f = dict(run_facts(run) if isinstance(run, Learner) else run)
-    error = row_error_rate(f['history'][-1])
-    f.update(error_rate=error, accuracy=1 - error, n_valid_right=round((1 - error) * f['n_valid']))
+    f.update(epoch_numbers(f['history'][-1], f['n_valid']))
     if test_error is not None:
         f.update(test_error_rate=test_error, n_test=n_test, test_styles=test_styles)
     return f

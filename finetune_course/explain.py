@@ -11,7 +11,7 @@ import math
 from matplotlib.figure import Figure
 
 from .diagnose import body_frozen, diagnose, last_epoch_facts, plural
-from .record import EPOCH_FIELDS, row_error_rate
+from .record import EPOCH_FIELDS, epoch_numbers
 
 # %% ../nbs/api/05_explain.ipynb #587bcab3
 def _tables(rows):
@@ -141,9 +141,7 @@ def summarize(
 def _best_line(f):
     "Which epoch's model a run kept (`finetune-course train` keeps the best), and its numbers"
     row = f['history'][f['best_epoch'] - 1]  # a record without `best` (older): from its history
-    error = row_error_rate(row)
-    best = f.get('best') or dict(row, error_rate=error,
-                                 n_valid_right=round((1 - error) * f['n_valid']))
+    best = f.get('best') or dict(row, **epoch_numbers(row, f['n_valid']))
     return (f"The saved model (model.pth, model.pkl, model/) is the one after epoch "
             f"{f['best_epoch']}, the best {f['monitor']} ({best[f['monitor']]:.4f}): it gets "
             f"{best['n_valid_right']} of the {f['n_valid']} validation images right (error rate "

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['EPOCH_FIELDS', 'RECORD_VERSION', 'RECORD_FIELDS', 'RUN_FIELDS', 'RUN_FILES', 'EpochLog', 'row_error_rate',
-           'run_facts', 'AtomicSaveModel', 'check_record', 'run_record', 'check_run_folder', 'save_run', 'load_run']
+           'epoch_numbers', 'run_facts', 'AtomicSaveModel', 'check_record', 'run_record', 'check_run_folder',
+           'save_run', 'load_run']
 
 # %% ../nbs/api/03b_record.ipynb #f7571f8c
 import json
@@ -69,6 +70,15 @@ def row_error_rate(
     raise CourseError("Explaining a run needs the `error_rate` or `accuracy` metric: "
                       "make the Learner with metrics=error_rate.")
 
+# %% ../nbs/api/03b_record.ipynb #a50f929a
+def epoch_numbers(
+    row:dict,       # an epoch's row of the `EpochLog`, or of a record's history
+    n_valid:int,    # validation images
+)->dict:
+    "The epoch's `error_rate`, `accuracy` (one less the error rate) and `n_valid_right`"
+    error = row_error_rate(row)
+    return dict(error_rate=error, accuracy=1 - error, n_valid_right=round((1 - error) * n_valid))
+
 # %% ../nbs/api/03b_record.ipynb #aaaaada9
 def _labels(ds)->list:
     "The label of each item of a fastai `Datasets`, from its labels alone: no image is opened"
@@ -83,12 +93,11 @@ def run_facts(
     train, valid = learn.dls.train, learn.dls.valid
     common, n_common = Counter(_labels(learn.dls.valid_ds)).most_common(1)[0]
     n_train, n_valid, n_classes = len(train.dataset), len(valid.dataset), len(learn.dls.vocab)
-    error = row_error_rate(rows[-1])
     return dict(
         arch=getattr(learn, 'arch', None), pretrained=getattr(learn, 'pretrained', None),
         classes=list(learn.dls.vocab), n_train=n_train, n_valid=n_valid, batch_size=train.bs,
         drop_last=train.drop_last, steps_per_epoch=rows[-1]['steps'], epochs=len(rows),
-        error_rate=error, accuracy=1 - error, n_valid_right=round((1 - error) * n_valid),
+        **epoch_numbers(rows[-1], n_valid),
         chance_error_rate=1 - 1 / n_classes, most_common_class=common,
         majority_error_rate=1 - n_common / n_valid, valid_loss=rows[-1]['valid_loss'],
         train_loss=rows[-1]['train_loss'], seconds=round(sum(r['seconds'] for r in rows), 1),
@@ -215,11 +224,8 @@ def run_record(
 )->AttrDict:
     "A run's record: `facts`, and the kept epoch's numbers under `best` and at the top"
     row = facts['history'][best_epoch - 1]
-    error = row_error_rate(row)
-    best = dict(epoch=best_epoch, monitor=monitor, error_rate=error,
-                accuracy=row.get('accuracy', 1 - error), valid_loss=row['valid_loss'],
-                train_loss=row['train_loss'])
-    best['n_valid_right'] = round(best['accuracy'] * facts['n_valid'])
+    best = dict(epoch=best_epoch, monitor=monitor, **epoch_numbers(row, facts['n_valid']),
+                valid_loss=row['valid_loss'], train_loss=row['train_loss'])
     kept = {k: v for k, v in best.items() if k in RECORD_FIELDS}
     return check_record({'version': RECORD_VERSION, **facts, **kept, 'best': best,
                          'best_epoch': best_epoch, 'monitor': monitor, **more})
