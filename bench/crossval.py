@@ -15,8 +15,8 @@ best held-out epoch, as a best checkpoint would: that choice is made on the held
 flatters it). Each result is appended to `--out` as one JSON line as soon as it ends; a rerun skips
 what is there, so a partial run is usable and can be resumed. The runs go in the order of
 `PRIORITY` (the default, the probe and the loop on every fold with the first seed first; the slow
-runs' second seeds last); `--hours` stops starting new runs after that time. `--table` prints the tables (Markdown)
-of what is in `--out`: every recipe's mean and 95 % interval over the folds, its paired difference
+runs' second seeds last); `--hours` stops starting new runs after that time. `--table` prints the
+tables (Markdown) of what is in `--out`: every recipe's mean and 95 % interval over the folds, its paired difference
 to `probe_then_tune`, seconds and peak RSS; and the epoch-selection rules of `probe_then_tune`.
 """
 import argparse
@@ -43,8 +43,8 @@ RUNS = {
 }
 FIRST, SECOND = (lambda a: a.seeds[:1]), (lambda a: a.seeds[1:])
 PRIORITY = [('probe_then_tune', FIRST), ('probe', FIRST), ('loop', FIRST),
-            ('probe_then_tune', SECOND), ('probe', SECOND),
-            ('fine_tune, kept BN stats, mirrored', FIRST), ('fine_tune', FIRST),
+            ('fine_tune, kept BN stats, mirrored', FIRST),
+            ('probe_then_tune', SECOND), ('probe', SECOND), ('fine_tune', FIRST),
             ('cached_head', FIRST), ('probe_then_tune, no mirroring', FIRST),
             ('cached_head', SECOND), ('probe_then_tune, no mirroring', SECOND), ('loop', SECOND)]
 
@@ -164,29 +164,32 @@ def table(out):
     order = [r for r in RUNS if r in set(results['run'])]
     t = cv_table(results, DEFAULT).set_index('recipe').loc[order]
     rss = results.groupby('run')['peak_rss_mb'].max()
+    cpu = results.groupby('run')['cpu_seconds'].mean()  # runs without it (the first three) skipped
     seeds = results.groupby('run')['seed'].apply(lambda s: ' '.join(map(str, sorted(set(s)))))
     print(f"{len(results)} runs; folds (held-out styles): "
           + '; '.join(f"{f}: {h}" for f, h in sorted(set(zip(results['fold'], results['held_out'])))))
     print(f"threads a run: {sorted(set(results['threads']))}, {results['size'].iloc[0]} px\n")
     print('| run | folds × seeds | held-out-style accuracy (95 % interval) | test-style accuracy '
           '(95 % interval) | vs default, held-out (points) | vs default, test (points) | seconds | '
-          'peak RSS MB |')
-    print('|---|---|---|---|---|---|---|---|')
+          'CPU seconds | peak RSS MB |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for name, r in t.iterrows():
         vs = (('—', '—') if name == DEFAULT else
               (pm(r['vs_baseline'], r['vs_low'], r['vs_high'], 100),
                pm(r['test_vs_baseline'], r['test_vs_low'], r['test_vs_high'], 100)))
         print(f"| {name} | {int(r['folds'])} × {seeds[name]} | {pm(r['accuracy'], r['low'], r['high'])} | "
               f"{pm(r['test_accuracy'], r['test_low'], r['test_high'])} | {vs[0]} | {vs[1]} | "
-              f"{r['seconds']:.1f} | {rss[name]} |")
+              f"{r['seconds']:.1f} | {cpu[name]:.1f} | {rss[name]} |")
     print()
     print(cv_verdict(t.reset_index(), DEFAULT))
     if 'loop' in t.index and DEFAULT in t.index:
         loop = results[results['run'] == 'loop']
-        to_best, whole = loop['seconds_to_best'].mean(), loop['seconds'].mean()
-        mine = t.loc[DEFAULT, 'seconds']
-        print(f"\n{DEFAULT}: {mine:.1f} s a run against the loop's {whole:.1f} s ({to_best:.1f} s to its "
-              f"best epoch): {mine / whole:.2f} of its time ({mine / to_best:.2f} of its time to best).")
+        for what, col in (('wall', 'seconds'), ('CPU', 'cpu_seconds')):
+            whole, mine = loop[col].mean(), cpu[DEFAULT] if col == 'cpu_seconds' else t.loc[DEFAULT, 'seconds']
+            to_best = (loop[col] * loop['seconds_to_best'] / loop['seconds']).mean()
+            print(f"\n{DEFAULT}: {mine:.1f} {what} seconds a run against the loop's {whole:.1f} "
+                  f"({to_best:.1f} to its best epoch): {mine / whole:.2f} of its time "
+                  f"({mine / to_best:.2f} of its time to its best epoch).")
     tuned = results[results['run'] == DEFAULT].dropna(subset=['epoch_test_accuracy'])
     if len(tuned):
         print('\nEpoch selection, probe_then_tune (the epoch each rule keeps; its held-out and test '

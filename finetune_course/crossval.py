@@ -77,6 +77,10 @@ def cv_verdict(
             diff = getattr(row, f'{short}vs_baseline', None)
             if diff is None or pd.isna(diff): continue
             low, high = getattr(row, f'{short}vs_low'), getattr(row, f'{short}vs_high')
+            if pd.isna(low):
+                lines.append(f"{where}: {row.recipe} {100 * diff:+.1f} points against {baseline} on "
+                             f"{row.folds} fold: no interval, no verdict.")
+                continue
             if high < 0: row_, diff, low, high = (baseline, row.recipe), -diff, -high, -low
             else: row_ = (row.recipe, baseline)
             verdict = (f"{row_[0]} beats {row_[1]} by {100 * diff:.1f} points" if low > 0 else
