@@ -139,11 +139,13 @@ def summarize(
 
 # %% ../nbs/api/05_explain.ipynb #8db77bef
 def _best_line(f):
-    "Which epoch's model a run kept (`finetune-course train` keeps the best), and its numbers"
+    "Which epoch's model a run kept (`finetune-course train`: the last, or the best), and its numbers"
     row = f['history'][f['best_epoch'] - 1]  # a record without `best` (older): from its history
     best = f.get('best') or dict(row, **epoch_numbers(row, f['n_valid']))
+    which = ("the last" if f['monitor'] == 'last' else
+             f"the best {f['monitor']} ({best[f['monitor']]:.4f})")
     return (f"The saved model (model.pth, model.pkl, model/) is the one after epoch "
-            f"{f['best_epoch']}, the best {f['monitor']} ({best[f['monitor']]:.4f}): it gets "
+            f"{f['best_epoch']}, {which}: it gets "
             f"{best['n_valid_right']} of the {f['n_valid']} validation images right (error rate "
             f"{best['error_rate']:.3f}), the numbers at the top of results.json"
             + ("; the test error rate above is that model's." if f.get('test_error_rate')

@@ -9,6 +9,7 @@ __all__ = ['EPOCH_FIELDS', 'RECORD_VERSION', 'RECORD_FIELDS', 'RUN_FIELDS', 'RUN
 
 # %% ../nbs/api/03b_record.ipynb #f7571f8c
 import json
+import math
 import platform
 import shutil
 import tempfile
@@ -108,12 +109,14 @@ def run_facts(
 
 # %% ../nbs/api/03b_record.ipynb #0e16a05a
 class AtomicSaveModel(SaveModelCallback):
-    "fastai's `SaveModelCallback`, saving the best weights as a state dict, atomically, across fits"
+    "fastai's `SaveModelCallback`, saving the best (or last) weights as a state dict, atomically, across fits"
     def __init__(self,
-        monitor:str='valid_loss',  # the number that picks the best epoch, as in `SaveModelCallback`
+        monitor:str='valid_loss',  # the number that picks the best epoch, or 'last': every epoch
         fname:str='best',          # the weights go to `learn.path/learn.model_dir/f'{fname}.pth'`
     ):
-        super().__init__(monitor=monitor, fname=fname, reset_on_fit=False)
+        self.keep_last = monitor == 'last'  # then each epoch whose valid_loss is a number is kept
+        super().__init__(monitor='valid_loss' if self.keep_last else monitor, fname=fname,
+                         reset_on_fit=False)
         self.best_epoch = None
     @property
     def whole(self): return getattr(self.learn, 'outer', self.learn)
@@ -124,11 +127,12 @@ class AtomicSaveModel(SaveModelCallback):
             file, lambda tmp: save_model(tmp, self.whole.model, None, with_opt=False))
     def after_epoch(self):
         TrackerCallback.after_epoch(self)
-        if not self.new_best: return
+        finite = math.isfinite(self.recorder.values[-1][self.idx])
+        if not (finite if self.keep_last else self.new_best): return
         inner = self.learn.epoch_log.rows if self.whole is not self.learn else []
         self.best_epoch = len(self.whole.epoch_log.rows) + len(inner)  # counted across fits
         self._save(self.fname)
-        if rank_distrib(): return
+        if rank_distrib() or self.keep_last: return
         print(f"Epoch {self.best_epoch}: best {self.monitor} so far ({self.best:.4f}), "
               f"saved to {self.last_saved_path.name}")
     def after_fit(self):

@@ -34,8 +34,8 @@ SETTINGS = (  # name, default, type, help: every setting a run reads, described 
     ('sample', 1.0, float, "share of the training styles' images to train on (default: 1.0)"),
     ('out', 'runs/train', str,
      "folder for the run's record, replaced as a whole (default: runs/train)"),
-    ('monitor', 'valid_loss', str,
-     "best epoch by: valid_loss, error_rate or accuracy (default: valid_loss)"),
+    ('monitor', 'last', str,
+     "epoch kept: last, or best by valid_loss, error_rate or accuracy (default: last)"),
     ('patience', None, int,
      "stop after this many epochs without a better monitor (default: never)"),
     ('quiet', False, bool, "no progress bars, for logs (default: false)"),
@@ -43,7 +43,7 @@ SETTINGS = (  # name, default, type, help: every setting a run reads, described 
 DEFAULTS = {name: default for name, default, _, _ in SETTINGS}
 TYPES = {name: kind for name, _, kind, _ in SETTINGS}
 HELP = {name: words for name, _, _, words in SETTINGS}
-MONITORS = ('valid_loss', 'error_rate', 'accuracy')
+MONITORS = ('last', 'valid_loss', 'error_rate', 'accuracy')
 
 # %% ../nbs/api/05a_settings.ipynb #10924b2c
 def read_params(
@@ -96,6 +96,10 @@ def check_params(
     if p['monitor'] not in MONITORS:
         raise CourseError(f"Unknown monitor '{p['monitor']}'.{did_you_mean(p['monitor'], MONITORS)}"
                           f" Choose one of: {', '.join(MONITORS)}.")
+    if p['monitor'] == 'last' and p['patience']:
+        raise CourseError(f"patience={p['patience']} stops a run once its monitor stops getting "
+                          "better, and monitor 'last' watches nothing: set monitor to valid_loss "
+                          "(or error_rate, accuracy) to stop early and keep that best epoch.")
     if isinstance(p['valid'], float) and not 0 < p['valid'] < 1:
         raise CourseError(f"valid={p['valid']}: a share of the images lies between 0 and 1, "
                           "such as 0.2.")

@@ -133,11 +133,14 @@ def _interrupted(out, saver, had_record):
     kept = (f"{out}/ still holds the previous complete run." if had_record else
             f"{out}/ was not written.")
     if saver.best_epoch is None: return f"Interrupted. {kept} No epoch had finished."
-    return (f"Interrupted. {kept} The best weights of this run so far (epoch {saver.best_epoch}, "
-            f"{saver.monitor} {saver.best:.4f}) are in {saver.last_saved_path}.")
+    which = ("The weights of its last finished epoch" if saver.keep_last else
+             "The best weights of this run so far")
+    number = "" if saver.keep_last else f", {saver.monitor} {saver.best:.4f}"
+    return (f"Interrupted. {kept} {which} (epoch {saver.best_epoch}{number}) are in "
+            f"{saver.last_saved_path}.")
 
 def _fit(learn, recipe, p, saver, lr, out):
-    "Train `learn` as `p` says, `saver` keeping the best epoch; on Ctrl-C, say what is left"
+    "Train `learn` as `p` says, `saver` keeping the last or best epoch; on Ctrl-C, say what is left"
     from fastai.callback.tracker import EarlyStoppingCallback
     from finetune_course.distributed import data_parallel
     stop = [EarlyStoppingCallback(p['monitor'], patience=p['patience'], reset_on_fit=False)]
@@ -156,7 +159,7 @@ def _record(learn, p, saver, lr, test_files, **settings):
     from finetune_course.interpret import test_error_rate
     from finetune_course.record import run_facts, run_record
     if saver.best_epoch is None:
-        raise CourseError(f"{p['monitor']} was not a number after any epoch: training diverged. "
+        raise CourseError(f"{saver.monitor} was not a number after any epoch: training diverged. "
                           "Try a lower --lr.")
     test = {}
     if test_files:
@@ -170,7 +173,7 @@ def _record(learn, p, saver, lr, test_files, **settings):
 def run_training(
     p:dict,   # every setting, checked: from `train_params`, or `check_params` for a preset
 )->dict:
-    "Fine-tune as the settings `p` say; keep, explain and save the best epoch's model and numbers"
+    "Fine-tune as the settings `p` say; keep, explain and save the kept epoch's model and numbers"
     start = time.time()  # fastai and torch are imported here, so that `--help` needs neither
     from fastai.metrics import accuracy, error_rate
     from fastai.torch_core import rank_distrib, set_seed
@@ -184,7 +187,7 @@ def run_training(
     from finetune_course.weights import pretrained_kwargs
     recipe, data = get_recipe(p['recipe']), image_folder(p['data'] or course_data('emotions'))
     if not recipe.epochs:
-        raise CourseError(f"--recipe {p['recipe']} trains no epochs, so `train` has no best epoch "
+        raise CourseError(f"--recipe {p['recipe']} trains no epochs, so `train` has no epoch "
                           "to keep: use it from Python (`compare_recipes`), or --recipe "
                           "probe_then_tune, which starts from it.")
     out = check_run_folder(p['out'], data)
@@ -226,11 +229,11 @@ def train(
     valid:str=None,     # auto, folder, styles, a share such as 0.2, or style names (default: auto)
     sample:float=None,  # share of the training styles' images to train on (default: 1.0)
     out:str=None,       # folder for the run's record, replaced as a whole (default: runs/train)
-    monitor:str=None,   # best epoch by: valid_loss, error_rate or accuracy (default: valid_loss)
+    monitor:str=None,   # epoch kept: last, or best by valid_loss, error_rate or accuracy (default: last)
     patience:int=None,  # stop after this many epochs without a better monitor (default: never)
     quiet:bool=None,    # no progress bars, for logs (default: false)
 )->dict:
-    "Fine-tune `arch` as params.yaml and the options say; keep the best epoch's model and numbers"
+    "Fine-tune `arch` as params.yaml and the options say; keep the last (or best) epoch's model and numbers"
     return run_training(train_params(params, **{k: v for k, v in locals().items()
                                                  if k in DEFAULTS}))
 

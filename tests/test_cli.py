@@ -40,7 +40,8 @@ def test_demo_end_to_end(tmp_path, cache):
     explained = run(['finetune-course', 'explain', str(out)])
     assert explained.returncode == 0, explained.stderr
     assert explained.stdout == (out/'explanation.txt').read_text()
-    assert f"after epoch {results['best_epoch']}, the best valid_loss" in explained.stdout
+    assert results['best_epoch'] == results['epochs']  # the last epoch's model is kept
+    assert f"after epoch {results['epochs']}, the last: " in explained.stdout
     missing = run(['finetune-course', 'explain', str(tmp_path)])
     assert missing.returncode == 2 and 'holds no results.json' in missing.stderr
     # the recorded test error is the saved model's on every test image: the safe export, read by

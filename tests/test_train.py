@@ -71,7 +71,8 @@ def test_end_to_end(work, first):
     assert (results['n_train'], results['n_valid'], results['n_test']) == (24, 12, 6)
     assert results['epochs'] == 2 and results['valid'] == 'styles'
     best = results['history'][results['best_epoch'] - 1]
-    assert results['valid_loss'] == min(r['valid_loss'] for r in results['history'])
+    assert results['monitor'] == 'last' and results['best_epoch'] == len(results['history'])
+    assert results['valid_loss'] == results['history'][-1]['valid_loss']
     assert results['error_rate'] == best['error_rate'] == results['best']['error_rate']
     assert abs(results['accuracy'] - best['accuracy']) < 1e-6  # ours and fastai's metric agree
     import fastai, torch
@@ -96,7 +97,7 @@ def test_the_words_agree_with_the_numbers_and_read_back_the_same(work, first, en
     assert r['best'] == {'epoch': r['best_epoch'], 'monitor': r['monitor'],
                          **{k: r[k] for k in ('error_rate', 'accuracy', 'valid_loss',
                                               'train_loss', 'n_valid_right')}}
-    assert (f"the one after epoch {r['best_epoch']}, the best valid_loss ({r['valid_loss']:.4f}): "
+    assert (f"the one after epoch {r['best_epoch']}, the last: "
             f"it gets {r['n_valid_right']} of the {r['n_valid']} validation images right (error "
             f"rate {r['error_rate']:.3f})") in words, words
     assert (f"on the {r['n_test']} test images, drawn in 1 style the model never trained or "
@@ -154,7 +155,7 @@ def test_checkpoint_is_a_state_dict_with_the_reported_numbers(work, first):
 
 
 def test_same_seed_same_numbers_with_or_without_the_results_table(work, first, env):
-    assert '█' not in first[0].stdout and 'Epoch 1: best valid_loss so far' in first[0].stdout
+    assert '█' not in first[0].stdout and 'best valid_loss so far' not in first[0].stdout
     assert 'epoch     train_loss' not in first[0].stdout  # --quiet: no table
     # --quiet: no raw lists of numbers either (fastai's Recorder prints them without the bars)
     assert not re.search(r'^\[\d', first[0].stdout, re.M), first[0].stdout
@@ -197,6 +198,7 @@ def test_bad_settings_are_refused_before_training(work, env):
         'lr must be a number above 0, such as 1e-3, not 0.0': ['--lr', '0'],
         'size=20000 with bs=16 needs about': ['--size', '20000'],
         'The exclusion list missing.txt does not exist': ['--exclude', 'missing.txt'],
+        "monitor 'last' watches nothing": ['--patience', '2'],
     }
     procs = {msg: bad(['--data', 'data', '--out', 'runs/bad', *args], work, env)
              for msg, args in cases.items()}
@@ -283,3 +285,16 @@ def test_kill_9_keeps_the_earlier_record_and_the_checkpoint(work, first, env):
     assert status == -signal.SIGKILL
     assert json.loads((out/'results.json').read_bytes()) == json.loads(before)
     assert_loadable(best, out/'model.pth')
+
+
+def test_monitor_keeps_the_best_epoch_and_patience_stops(work, env):
+    result = cli('train', '--data', 'data', '--epochs', '6', '--out', 'runs/best', '--monitor',
+                 'valid_loss', '--patience', '1', *SETTINGS, env=env, cwd=work)
+    assert result.returncode == 0, result.stderr
+    r = json.loads((work/'runs'/'best'/'results.json').read_text())
+    losses = [h['valid_loss'] for h in r['history']]
+    assert r['monitor'] == 'valid_loss' and r['best_epoch'] == losses.index(min(losses)) + 1
+    assert r['valid_loss'] == min(losses) and r['best']['epoch'] == r['best_epoch']
+    assert f"Epoch {r['best_epoch']}: best valid_loss so far" in result.stdout
+    # patience 1: the run ends one epoch after its best, or at its last epoch
+    assert len(losses) in (r['best_epoch'] + 1, 6), losses
