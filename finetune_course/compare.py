@@ -70,7 +70,7 @@ def _verdict(runs:pd.DataFrame, order:list, margin:float=0.01)->str:
              f"{acc[best].min():.3f}-{acc[best].max():.3f})."]
     for name in (n for n in order if n != best):
         gap, low, high = paired_interval(acc[best] - acc[name])
-        clear = low > 0 and gap >= margin
+        clear = low > 0 and gap >= margin and high > low  # pairs that do not vary: no measure of noise
         lines.append(f"{best} vs {name} ({acc[name].mean():.3f}): {gap:+.3f}, 95 % paired interval "
                      f"over {len(acc)} seeds {low:+.3f} to {high:+.3f}: "
                      + ("larger than the noise." if clear else "within the noise (level)."))
