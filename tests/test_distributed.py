@@ -12,7 +12,9 @@ pytest.importorskip('accelerate')  # fastai's distrib_ctx builds an Accelerator
 from conftest import BIN, run
 from finetune_course.testing import tiny_data
 
-SETTINGS = dict(epochs=1, size=64, seed=0, recipe='fit_head', lr=2e-3, quiet=True)
+# monitor valid_loss: the best-epoch checkpoint, which only rank 0 may write and announce
+SETTINGS = dict(epochs=1, size=64, seed=0, recipe='fit_head', lr=2e-3, quiet=True,
+                monitor='valid_loss')
 ARGS = [a for k, v in SETTINGS.items() for a in ([f'--{k}'] if v is True else [f'--{k}', str(v)])]
 # `train` run under torchrun, recording what each process saw and the weights it ended with:
 # the shard of the batch order fastai's DistributedDL gave it each epoch (as file names), and its
