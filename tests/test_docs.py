@@ -384,6 +384,44 @@ def test_pages_show_what_a_learner_should_see(site):
     assert not found, '\n'.join(f'{p}.html: {l}' for p, f in found.items() for l in f)
 
 
+
+_re_numpy_repr = re.compile(r'\bnp\.(?:float|int|uint|bool)\w*\(')  # `np.float64(0.5)`: say 0.5
+
+
+def stored_output_problems(nb:dict)->list:
+    "What a stored notebook's outputs show that a learner should not: bar text, a machine path, a NumPy repr"
+    problems = []
+    for cell in nb['cells']:
+        for out in cell.get('outputs', []):
+            data = out.get('data', {})
+            text = ''.join(out.get('text', '')) + ''.join(data.get('text/plain', '')) + ''.join(data.get('text/html', ''))
+            where = f"cell {cell.get('id')}"
+            if _re_bar.search(text): problems.append(f'{where}: progress-bar text')
+            if m := _re_machine_path.search(text): problems.append(f'{where}: a machine path {m.group()!r}')
+            if m := _re_numpy_repr.search(text): problems.append(f'{where}: a NumPy repr {m.group()!r}')
+    return problems
+
+
+def test_stored_output_problems_finds_each_kind():
+    "The stored-notebook checker on made-up outputs whose answer is known"
+    out = lambda text: {'output_type': 'stream', 'name': 'stdout', 'text': [text]}
+    bad = {'cells': [{'id': 'a', 'outputs': [out('|████----| 50.00% [1/2 00:01<00:01]')]},
+                     {'id': 'b', 'outputs': [{'output_type': 'execute_result',
+                                              'data': {'text/plain': ["(np.float64(0.01), '/work/x/y.png')"]}}]}]}
+    test_found = stored_output_problems(bad)
+    assert [p.split(':')[0] for p in test_found] == ['cell a', 'cell b', 'cell b'], test_found
+    good = {'cells': [{'id': 'c', 'outputs': [out("(0.01, 'data/train/happy.png') np.argmax")]}]}
+    assert stored_output_problems(good) == []
+
+
+def test_stored_notebooks_are_clean():
+    "Every notebook as committed (what GitHub and a text viewer show): no bars, machine paths or NumPy reprs"
+    found = {nb.relative_to(ROOT): stored_output_problems(json.loads(nb.read_text()))
+             for nb in sorted((ROOT/'nbs').rglob('*.ipynb')) if '.ipynb_checkpoints' not in nb.parts}
+    found = {n: f for n, f in found.items() if f}
+    assert not found, '\n'.join(f'{n}: {l}' for n, f in found.items() for l in f)
+
+
 SIDEBAR_SHOWN = """sel => {
   const s = document.querySelector(sel), r = s.getBoundingClientRect();
   const hit = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(200, r.height / 2));
