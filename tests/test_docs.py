@@ -1,6 +1,7 @@
 """The course website: `tools/build_docs.py` builds it with the network cut, every internal link
 and anchor resolves, and a real headless browser (Debian's Chromium, driven by Playwright) reads
-index -> each lesson -> each API page with their headings, images and tables."""
+index -> each lesson -> each API page with their headings, images and tables; at a phone's and a
+desktop's width every figure keeps its shape and no page is wider than the window."""
 import functools
 import importlib
 import inspect
@@ -463,3 +464,105 @@ def test_menu_contents_and_search_at_phone_and_desktop_widths(site, server, brow
             assert shown, f"{name}: the visible {toggle} button did not open {sidebar}"
     page.close()
     print(f'screenshots in {tmp_path}')
+
+
+# --- figures keep their shape, and no page is wider than a phone's screen -----------------------
+
+LAYOUT_FACTS = """async () => {
+  await document.fonts.ready;
+  const vw = document.documentElement.clientWidth;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className.trim()
+       ? '.' + e.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+  const shown = [...document.images].filter(i => {
+    const r = i.getBoundingClientRect();
+    return i.naturalWidth && i.naturalHeight && r.width >= 1 && r.height >= 1; });
+  const squashed = shown.flatMap(i => {
+    const r = i.getBoundingClientRect(), height = r.width * i.naturalHeight / i.naturalWidth;
+    return Math.abs(r.height - height) > Math.max(1, 0.02 * height)
+      ? [{src: i.getAttribute('src').split('/').pop().slice(0, 24),
+          natural: [i.naturalWidth, i.naturalHeight], shown: [r.width, r.height].map(Math.round)}]
+      : []; });
+  // What reaches past the window's right edge outside a box that scrolls or clips it (the
+  // outermost such element only): the culprits when the page is too wide
+  const inBox = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+                         if (getComputedStyle(p).overflowX !== 'visible') return true;
+                       return false; };
+  const wide = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    const r = e.getBoundingClientRect();
+    if (r.right <= vw + 1 || !r.width || getComputedStyle(e).position === 'fixed' || inBox(e)
+        || wide.some(w => w.el.contains(e))) continue;
+    wide.push({el: e, what: name(e), right: Math.round(r.right),
+               text: (e.innerText || '').slice(0, 50)});
+  }
+  return {window: vw, width: document.documentElement.scrollWidth, images: shown.length,
+          squashed, wide: wide.slice(0, 3).map(({el, ...w}) => w)};
+}"""
+
+
+def layout_problems(facts)->list:
+    """What `LAYOUT_FACTS` found out of shape: each image whose shown width/height differs from its
+    own by more than 2 %, and a page wider than the window (with what sticks out)"""
+    problems = [f"squashed image {i['src']}: {i['natural'][0]}x{i['natural'][1]} shown "
+                f"{i['shown'][0]}x{i['shown'][1]}" for i in facts['squashed']]
+    if facts['width'] > facts['window']:
+        problems.append(f"page {facts['width']} px wide in a {facts['window']} px window: " + '; '.join(
+            f"{w['what']} reaches {w['right']} px {w['text']!r}" for w in facts['wide']))
+    return problems
+
+
+def _layout(page, url):
+    "`LAYOUT_FACTS` of `url` once its images have loaded"
+    page.goto(url, wait_until='load')
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    return page.evaluate(LAYOUT_FACTS)
+
+
+def test_layout_problems_finds_squashed_images_and_wide_pages(browser, tmp_path):
+    "The check below on two made-up pages at a phone's width, whose answers are known"
+    from PIL import Image
+    Image.new('RGB', (800, 400), 'teal').save(tmp_path/'figure.png')
+    token = 'tests/test_train.py::test_' + 'a_very_long_name_' * 6
+    page_html = """<html><body style="margin: 8px">
+      <img src="figure.png" style="{img}"><p>checked by <code style="{code}">{token}</code></p>
+      <div style="overflow-x: auto"><table><tr>{cells}</tr></table></div>
+      <img src="figure.png" style="width: 40px; height: 20px"></body></html>"""
+    cells = '<td>accuracy_std</td>' * 40  # a wide table, scrolling in its own box: not a problem
+    (tmp_path/'bad.html').write_text(page_html.format(
+        img='width: 640px; height: 320px; max-width: 100%', code='white-space: nowrap',
+        token=token, cells=cells))
+    (tmp_path/'good.html').write_text(page_html.format(
+        img='width: 640px; max-width: 100%; height: auto', code='overflow-wrap: anywhere',
+        token=token, cells=cells))
+    page = browser.new_page(viewport={'width': 390, 'height': 844})
+    bad = _layout(page, (tmp_path/'bad.html').as_uri())
+    good = _layout(page, (tmp_path/'good.html').as_uri())
+    page.close()
+    found = layout_problems(bad)
+    assert len(found) == 2, found
+    assert found[0].startswith('squashed image figure.png: 800x400 shown 374x320'), found
+    assert found[1].startswith('page ') and 'code reaches' in found[1] and token[:20] in found[1]
+    assert bad['images'] == good['images'] == 2
+    assert layout_problems(good) == [], layout_problems(good)
+
+
+@pytest.mark.parametrize('width', [390, 1280])
+def test_figures_keep_their_shape_and_pages_fit_the_window(site, server, browser, tmp_path, width):
+    """Every built page at a phone's and a desktop's width: each figure keeps its aspect ratio, and
+    the page is no wider than the window (a wide table or code scrolls or wraps in its own box)"""
+    page = browser.new_page(viewport={'width': width, 'height': 844 if width < 500 else 900})
+    found, measured, expected = {}, 0, 0
+    for name, _ in built_pages(site):
+        facts = _layout(page, server + f'{name}.html')
+        measured += facts['images']
+        expected += _shown(site/'work'/'src'/f'{name}.ipynb')[1]
+        if problems := layout_problems(facts):
+            found[name] = problems
+            page.screenshot(path=str(tmp_path/f"{name.replace('/', '_')}_{width}.png"),
+                            full_page=True)
+    page.close()
+    print(f'{width} px: {measured} images measured in {len(built_pages(site))} pages')
+    assert measured >= expected > 0, (measured, expected)
+    assert not found, f'screenshots in {tmp_path}\n' + '\n'.join(
+        f'{p}.html: {l}' for p, f in found.items() for l in f)

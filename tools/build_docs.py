@@ -8,7 +8,8 @@ Quarto (what `nbdev_docs` calls) cannot be installed on the course machines, so:
 2. Jupyter Book 1 builds the HTML from the saved outputs (nothing is executed), with the sidebar
    in `_quarto.yml`'s order: its `_config.yml` and `_toc.yml` are written here on every build,
    from `nbs/_quarto.yml`, `nbs/nbdev.yml` and `settings.ini`; tools/docs.css is its style sheet.
-The pages show the notebooks' committed outputs (their progress bars taken out). The site is only
+The pages show the notebooks' committed outputs (their progress bars taken out, and their
+figures' fixed heights, so that a figure narrowed to its column keeps its shape). The site is only
 replaced when Jupyter Book reports no warning (a broken link is one) and no page shows a traceback.
 """
 import argparse
@@ -98,6 +99,18 @@ def book_toc(shelves, pages):
     return toc
 
 
+def free_heights(nb):
+    """`nb` without the height that each image output records for its display, in place. MyST-NB
+    makes the recorded width and height an inline style; where the column is narrower than that
+    width the figure shrinks in width only, squashed. With the width alone (tools/docs.css caps it
+    at the column's) the height follows the width."""
+    for cell in nb.cells:
+        for out in cell.get('outputs', []):
+            for mime, shown in out.get('metadata', {}).items():
+                if mime.startswith('image/') and isinstance(shown, dict): shown.pop('height', None)
+    return nb
+
+
 def build(out=ROOT/'_docs', work=ROOT/'_proc'/'docs', workers=None):
     """Build the site into `out`; return the number of pages. Stop, writing nothing, when a cell that
     nbdev's doc step runs fails, Jupyter Book warns, or a page would show a traceback"""
@@ -130,7 +143,7 @@ def build(out=ROOT/'_docs', work=ROOT/'_proc'/'docs', workers=None):
     entries = {pages[nb]: api_entries(prepared[nb], module_of(nb)) for nb in notebooks}
     for nb in notebooks:
         link = Linker(pages, pages[nb], nb, site_url, settings.git_url, work/'src', entries)
-        write_nb(plain_notebook(prepared[nb], link, entries[pages[nb]]),
+        write_nb(free_heights(plain_notebook(prepared[nb], link, entries[pages[nb]])),
                  work/'src'/(pages[nb] + '.ipynb'))
     (work/'src'/'_static').mkdir(exist_ok=True)  # Jupyter Book adds the CSS files found there
     shutil.copy2(Path(__file__).with_name('docs.css'), work/'src'/'_static'/'docs.css')
