@@ -17,8 +17,8 @@ from fastai.torch_core import get_random_states, set_random_states
 from fastcore.foundation import L
 from torch import nn
 
+from .callbacks import EpochLog
 from .core import CourseError
-from .record import EpochLog
 
 # %% ../nbs/api/04b_audit.ipynb #3c238594
 def _param_names(learn:Learner)->dict:

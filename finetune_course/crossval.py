@@ -12,7 +12,7 @@ from typing import NamedTuple
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from .compare import _named, _run, paired_interval
+from .compare import named_recipes, paired_interval, run_recipe
 from .core import CourseError
 from .styles import style_of
 
@@ -103,10 +103,10 @@ def cross_validate(
     level:float=0.95,                        # confidence level of the intervals
 )->CrossValidation:
     "Run `recipes` on every fold of styles with every seed: the runs, intervals and paired differences"
-    named, options = _named(recipes, options)
+    named, options = named_recipes(recipes, options)
     runs = pd.DataFrame([dict(recipe=name, fold=i, held_out=','.join(held)) |
-                         _run(partial(make_dls, list(held)), name, recipe, arch, seed, epochs,
-                              options.get(name, {}), test_files)
+                         run_recipe(partial(make_dls, list(held)), name, recipe, seed, epochs,
+                                    options.get(name), arch, test_files)
                          for i, held in enumerate(folds) for name, recipe in named.items()
                          for seed in seeds])
     baseline = baseline or next(iter(named))

@@ -30,7 +30,6 @@ stages:
     params:  # every key `finetune-course train` reads from params.yaml
 {keys}
     outs:  # cached by DVC, one version per experiment
-    - ${{out}}/model.pth
     - ${{out}}/model.pkl
     - ${{out}}/model
     - ${{out}}/explanation.txt:

@@ -10,8 +10,9 @@ import math
 
 from matplotlib.figure import Figure
 
-from .diagnose import body_frozen, diagnose, last_epoch_facts, plural
-from .record import EPOCH_FIELDS, epoch_numbers
+from .callbacks import EPOCH_FIELDS
+from .diagnose import body_frozen, diagnose, facts_of, plural
+from .record import epoch_numbers
 
 # %% ../nbs/api/05_explain.ipynb #587bcab3
 def _tables(rows):
@@ -119,7 +120,8 @@ def summarize(
     test_styles:list=None,  # the drawing styles (or sources) of the test images, if known
 )->str:
     "One paragraph on the run, computed from its facts and `diagnose`"
-    f = last_epoch_facts(run, test_error, n_test, test_styles)
+    f = facts_of(run, test_error, n_test, test_styles)
+    last = epoch_numbers(f['history'][-1], f['n_valid'])  # the kept epoch's are in `_best_line`
     frozen, found = sum(body_frozen(r) for r in f['history']), [d[0] for d in diagnose(f)]
     full = sum(r['frozen_groups'] == 0 for r in f['history'])
     part = f['epochs'] - frozen - full  # e.g. `two_phase`'s last block, `probe_then_tune`'s top
@@ -129,9 +131,9 @@ def summarize(
             f"{plural(f['epochs'], 'epoch')} ({frozen} with the body frozen, {full} training "
             f"every layer{part}) in {f['seconds']:.0f} s on "
             f"{plural(f['threads'], 'CPU thread')}. After the last epoch it got "
-            f"{f['n_valid_right']} of {f['n_valid']} validation images right (error rate "
-            f"{f['error_rate']:.3f}, against {f['majority_error_rate']:.3f} for always answering "
-            f"'{f['most_common_class']}')")
+            f"{last['n_valid_right']} of {f['n_valid']} validation images right (error rate "
+            f"{last['error_rate']:.3f}, against {f['majority_error_rate']:.3f} for always "
+            f"answering '{f['most_common_class']}')")
     if f.get('test_error_rate') is not None:
         text += "; " + _test_words(f['test_error_rate'], f['n_test'], f.get('test_styles'))
     return text + ". " + (f"The losses show: {'; '.join(found)}." if found
@@ -144,7 +146,7 @@ def _best_line(f):
     best = f.get('best') or dict(row, **epoch_numbers(row, f['n_valid']))
     which = ("the last" if f['monitor'] == 'last' else
              f"the best {f['monitor']} ({best[f['monitor']]:.4f})")
-    return (f"The saved model (model.pth, model.pkl, model/) is the one after epoch "
+    return (f"The saved model (model/ and model.pkl) is the one after epoch "
             f"{f['best_epoch']}, {which}: it gets "
             f"{best['n_valid_right']} of the {f['n_valid']} validation images right (error rate "
             f"{best['error_rate']:.3f}), the numbers at the top of results.json"
@@ -158,12 +160,12 @@ def explain(
     test_styles:list=None,  # the drawing styles (or sources) of the test images, if known
 )->str:
     "A plain-language account of a training run, from its facts computed once"
-    f = last_epoch_facts(run, test_error, n_test, test_styles)
-    h = f['history']
+    f = facts_of(run, test_error, n_test, test_styles)
+    h, last = f['history'], epoch_numbers(f['history'][-1], f['n_valid'])
     lines = [_steps_line(f), *_table_lines(h), _columns_line(f),
              f"After the last epoch the error rate on the {f['n_valid']} validation images was "
-             f"{f['error_rate']:.3f}: {f['n_valid_right']} of {f['n_valid']} right (accuracy "
-             f"{f['accuracy']:.1%}).",
+             f"{last['error_rate']:.3f}: {last['n_valid_right']} of {f['n_valid']} right (accuracy "
+             f"{last['accuracy']:.1%}).",
              f"For comparison, guessing at random among {len(f['classes'])} classes is wrong "
              f"{f['chance_error_rate']:.1%} of the time, and always answering the most common "
              f"class ('{f['most_common_class']}') would be wrong {f['majority_error_rate']:.1%} "

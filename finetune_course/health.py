@@ -7,6 +7,8 @@ __all__ = ['KINDS', 'IMBALANCE', 'SPLITS', 'MODES', 'HIDDEN', 'SIGNATURES', 'sav
            'imbalance_warning']
 
 # %% ../nbs/api/03a_health.ipynb #b987c19f
+# Over 250 lines, and one job: the data-health report. Each function is one of its checks, or
+# the report and exclusion list they make; split, a reader would follow one report over two modules.
 import errno
 import io
 import os

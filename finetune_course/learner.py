@@ -25,9 +25,9 @@ from fastcore.meta import delegates
 from fasttransform import Pipeline
 from torch import nn
 
+from .callbacks import EpochLog
 from .core import CourseError, did_you_mean
 from .preprocess import preprocessing
-from .record import EpochLog
 from .weights import arch_source, pretrained_kwargs, weights_unavailable
 
 # %% ../nbs/api/04_learner.ipynb #9e3d7969

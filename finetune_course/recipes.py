@@ -20,9 +20,9 @@ from fastcore.meta import delegates
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from .body import activations, adopt_log, inner_learner, is_stage, split_at
 from .core import CourseError, did_you_mean
-from .probe import (_activations, _is_stage, adopt_log, inner_learner, probe,
-                                   probe_then_tune, split_at)
+from .probe import probe, probe_then_tune
 
 # %% ../nbs/api/04a_recipes.ipynb #0b4dac7c
 @delegates(Learner.fit_one_cycle, but=['lr_max'])
@@ -53,7 +53,7 @@ def last_block(
     learn:Learner,   # a Learner from `vision_learner` or `course_learner`: `model[0]` is the body
 )->nn.Module:
     "The body's last block: the last child of its last stage of repeated blocks"
-    stages = [m for m in learn.model[0].modules() if _is_stage(m)]
+    stages = [m for m in learn.model[0].modules() if is_stage(m)]
     if not stages:
         raise CourseError(f"The body ({type(learn.model[0]).__name__}) has no stage of repeated "
                           "blocks: pass the first module to unfreeze as `block=`.")
@@ -104,8 +104,8 @@ def _random_tfms(dl)->list:
 
 def _features(learn:Learner, items)->TensorDataset:
     "The pooled body activations and labels of `items`, processed as the validation set is"
-    acts, labels = _activations(learn, items, nn.Sequential(learn.model[0], learn.model[1][0]),
-                                bs=learn.dls.bs)
+    acts, labels = activations(learn, items, nn.Sequential(learn.model[0], learn.model[1][0]),
+                               bs=learn.dls.bs)
     return TensorDataset(acts.flatten(1), labels)
 
 def cached_features(

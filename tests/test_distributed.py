@@ -84,7 +84,7 @@ def test_rank_0_alone_writes_the_record_and_it_holds_the_final_model(runs):
     assert results['steps_per_epoch'] == 3  # 12 images a process, 4 at a time
     assert 'in batches of 4 on each of 2 processes (12 images each): 3 steps' in two.stdout
     assert two.stdout.count('Saved results.json') == 1 and two.stdout.count('so far (') == 1
-    saved = torch.load(base/'two'/'model.pth', map_location='cpu')
+    saved = torch.load(base/'two'/'model'/'weights.pth', map_location='cpu')
     for rank in (0, 1):  # every process ends with the same weights, the ones rank 0 saved
         final = torch.load(base/f'final-{rank}.pth', map_location='cpu')
         assert final.keys() == saved.keys()

@@ -64,8 +64,7 @@ def test_end_to_end(work, first):
     assert result.returncode == 0, result.stderr
     out = work/'runs'/'a'
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ['results.json', 'explanation.txt', 'losses.png', 'model.pkl', 'history.csv', 'model.pth',
-         'model'])
+        ['results.json', 'explanation.txt', 'losses.png', 'model.pkl', 'history.csv', 'model'])
     results = json.loads((out/'results.json').read_text())
     for key in NUMBERS: assert type(results[key]) in (int, float), key
     assert (results['n_train'], results['n_valid'], results['n_test']) == (24, 12, 6)
@@ -144,7 +143,7 @@ def test_checkpoint_is_a_state_dict_with_the_reported_numbers(work, first):
     from finetune_course.train import train_dls
     out = work/'runs'/'a'
     results = json.loads((out/'results.json').read_text())
-    state = torch.load(out/'model.pth', weights_only=True)
+    state = torch.load(out/'model'/'weights.pth', weights_only=True)
     dls = train_dls(work/'data', 'styles', 64, 8, 0)[0]
     assert results['recipe'] == 'probe_then_tune'  # the default: it ends with a linear head
     learn = course_learner(dls, results['arch'], pretrained=False, metrics=[error_rate, accuracy],
@@ -276,7 +275,7 @@ def test_ctrl_c_keeps_the_earlier_record_and_says_what_was_saved(work, first, en
     assert 'still holds the previous complete run' in stderr
     assert f'are in {best}' in stderr and 'Traceback' not in stderr
     assert (out/'results.json').read_bytes() == before
-    assert_loadable(best, out/'model.pth')
+    assert_loadable(best, out/'model'/'weights.pth')
 
 
 def test_kill_9_keeps_the_earlier_record_and_the_checkpoint(work, first, env):
@@ -284,7 +283,7 @@ def test_kill_9_keeps_the_earlier_record_and_the_checkpoint(work, first, env):
     status, _, before, best = start_and_stop(work, env, out, signal.SIGKILL)
     assert status == -signal.SIGKILL
     assert json.loads((out/'results.json').read_bytes()) == json.loads(before)
-    assert_loadable(best, out/'model.pth')
+    assert_loadable(best, out/'model'/'weights.pth')
 
 
 def test_monitor_keeps_the_best_epoch_and_patience_stops(work, env):
