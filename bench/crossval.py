@@ -14,10 +14,12 @@ learning rates are fixed in advance. The loop is `bench/baseline.py`'s `run_base
 best held-out epoch, as a best checkpoint would: that choice is made on the held-out styles, which
 flatters it). Each result is appended to `--out` as one JSON line as soon as it ends; a rerun skips
 what is there, so a partial run is usable and can be resumed. The runs go in the order of
-`PRIORITY` (the default, the probe and the loop on every fold with the first seed first; the slow
-runs' second seeds last); `--hours` stops starting new runs after that time. `--table` prints the
-tables (Markdown) of what is in `--out`: every recipe's mean and 95 % interval over the folds, its paired difference
-to `probe_then_tune`, seconds and peak RSS; and the epoch-selection rules of `probe_then_tune`.
+`PRIORITY` (the default, the probe, the loop and like-for-like `fine_tune` on every fold with the
+first seed; then the second seed of the default, the probe and the loop; the other rows last);
+`--hours` stops starting new runs after that time. `--table` prints the tables (Markdown) of what
+is in `--out`: every recipe's mean and 95 % interval over the folds, its paired difference to
+`probe_then_tune`, seconds and peak RSS; the epoch-selection rules of `probe_then_tune`, and where
+its validation loss rises above its first epoch's.
 """
 import argparse
 import json
@@ -44,23 +46,24 @@ RUNS = {
 FIRST, SECOND = (lambda a: a.seeds[:1]), (lambda a: a.seeds[1:])
 PRIORITY = [('probe_then_tune', FIRST), ('probe', FIRST), ('loop', FIRST),
             ('fine_tune, kept BN stats, mirrored', FIRST),
-            ('probe_then_tune', SECOND), ('probe', SECOND), ('fine_tune', FIRST),
-            ('cached_head', FIRST), ('probe_then_tune, no mirroring', FIRST),
-            ('cached_head', SECOND), ('probe_then_tune, no mirroring', SECOND), ('loop', SECOND)]
+            ('probe_then_tune', SECOND), ('probe', SECOND), ('loop', SECOND),
+            ('fine_tune', FIRST), ('probe_then_tune, no mirroring', FIRST), ('cached_head', FIRST),
+            ('fine_tune, kept BN stats, mirrored', SECOND), ('probe_then_tune, no mirroring', SECOND),
+            ('cached_head', SECOND), ('fine_tune', SECOND)]
 
 
 def test_each_epoch(test_files):
     "A callback of `probe_then_tune`'s inner training: the test accuracy after each epoch (and its own seconds)"
     import torch
     from fastai.callback.core import Callback
-    from finetune_course.probe import _activations, split_body
+    from finetune_course.body import activations, split_body
 
     class TestEachEpoch(Callback):
         order = 90
         def before_fit(self):
             start, cpu, outer = time.time(), time.process_time(), self.learn.outer
             trunk, _ = split_body(outer)
-            self.acts, self.labels = _activations(outer, test_files, trunk)
+            self.acts, self.labels = activations(outer, test_files, trunk)
             self.accuracies, self.seconds = [], time.time() - start
             self.cpu_seconds = time.process_time() - cpu
         def after_epoch(self):
@@ -209,6 +212,26 @@ def table(out):
             diff = (test - last).groupby(tuned['fold']).mean()
             print(f"| {rule} | {kept.mean() + 1:.1f} | {held.mean():.3f} | {test.mean():.3f} | "
                   f"{pm(*paired_interval(diff), 100)} |")
+        bump(tuned)
+
+
+def bump(tuned):
+    "Print where probe_then_tune's validation loss rises above its first epoch's, and what it costs"
+    import numpy as np
+    losses = np.array(tuned['epoch_valid_loss'].tolist())
+    accs, tests = np.array(tuned['epoch_accuracy'].tolist()), np.array(tuned['epoch_test_accuracy'].tolist())
+    epochs = losses.shape[1]
+    peak = np.argmax(losses[:, 1:], axis=1) + 1  # the highest loss after the first epoch
+    rows = np.arange(len(losses))
+    rose = losses[rows, peak] > losses[:, 0]
+    # fit_one_cycle's default pct_start=0.25: the learning rate peaks a quarter into training
+    print(f"\nValidation-loss bump, probe_then_tune ({len(losses)} runs of {epochs} epochs; the "
+          f"one-cycle learning rate peaks at the end of epoch {0.25 * epochs:g}): the loss rose above "
+          f"its epoch-1 value in {rose.sum()} runs, at epoch {', '.join(map(str, sorted(set(peak[rose] + 1))))} "
+          f"(mean height {np.mean(losses[rows, peak][rose] / losses[rose, 0]):.2f} × epoch 1's); "
+          f"the last epoch's loss is below epoch 1's in {(losses[:, -1] < losses[:, 0]).sum()} of {len(losses)}. "
+          f"Accuracy at the bump against the last epoch: held-out {100 * np.mean(accs[rows, peak] - accs[:, -1]):+.1f}, "
+          f"test {100 * np.mean(tests[rows, peak] - tests[:, -1]):+.1f} points.")
 
 
 if __name__ == '__main__':
