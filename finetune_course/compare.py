@@ -14,6 +14,7 @@ import pandas as pd
 from fastai.metrics import accuracy, error_rate
 from fastai.torch_core import set_seed
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from .core import CourseError
@@ -93,13 +94,21 @@ def _verdict(runs:pd.DataFrame, order:list, margin:float=0.01)->str:
 
 def _figure(runs:pd.DataFrame, order:list)->Figure:
     "Validation loss per epoch, a line per recipe, the mean over its seeds"
-    fig = Figure(figsize=(6, 3.5))
+    fig = Figure(figsize=(7.5, 3.5))
     ax = fig.subplots()
+    longest = 1
     for name in order:
         losses = pd.DataFrame(runs.loc[runs['recipe'] == name, 'losses'].tolist()).mean()
         ax.plot(range(1, len(losses) + 1), losses, 'o-', label=name)
+        longest = max(longest, len(losses))
+    if longest > 10:  # a log axis, so that short runs are not crammed into the first tenth of a long one
+        ax.set_xscale('log')
+        ax.minorticks_off()
+        ticks = [t for t in (1, 2, 3, 5, 10, 20, 30, 50, 100) if t <= longest]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+    else: ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set(xlabel='epoch', ylabel='validation loss (mean over seeds)')
-    ax.legend()
+    ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1), fontsize=8)  # beside the axes, covering no line
     fig.tight_layout()
     return fig
 

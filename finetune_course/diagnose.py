@@ -68,8 +68,10 @@ def overfitting(
             f"lowest after epoch {best['epoch']} ({best['valid_loss']:.3f}) and rose to "
             f"{h[-1]['valid_loss']:.3f} by epoch {h[-1]['epoch']}, while training loss kept "
             f"falling ({best['train_loss']:.3f} to {h[-1]['train_loss']:.3f}). It started in "
-            f"epoch {best['epoch'] + 1}: train for {plural(best['epoch'], 'epoch')}, or keep the "
-            "weights of the best epoch (fastai's `SaveModelCallback`).")
+            f"epoch {best['epoch'] + 1}. Look at the error rate too: a loss can rise while the answers "
+            "stay right, as the model grows more sure of them. If the error rate rose as well, train for "
+            f"{plural(best['epoch'], 'epoch')}, or keep the weights of the best epoch (fastai's "
+            "`SaveModelCallback`, `--monitor valid_loss`).")
 
 # %% ../nbs/api/05_diagnose.ipynb #e9fa0b1c
 def underfitting(
