@@ -98,6 +98,7 @@ def bn_drift(
     cbs=None,          # extra callbacks for that run, e.g. `BnFreeze()`
 )->pd.DataFrame:
     "Train a few batches, then restore `learn`: per layer group, which BatchNorm statistics moved"
+    # Over 40 lines with its documented parameters: one measurement, snapshot, a few batches, counts per group, restore
     if batches < 1: raise CourseError(f"batches={batches}: run at least one training batch.")
     if learn.opt is None: learn.create_opt()
     model_state = copy.deepcopy(learn.model.state_dict())

@@ -44,6 +44,7 @@ def train_dls(
     exclude:str=None,  # an exclusion list: a file of images to leave out, one a line
 )->tuple:
     "DataLoaders for `path`, how the validation set was chosen, the test files and their styles"
+    # Over 40 lines with its documented parameters; the body follows the settings in order: data, split, transforms
     from fastai.data.transforms import parent_label
     from finetune_course.data import course_dls, folder_dls, split_folder_dls
     from finetune_course.images import image_items, read_exclusions
@@ -125,6 +126,7 @@ def run_training(
     p:dict,   # every setting, checked: from `train_params`, or `check_params` for a preset
 )->dict:
     "Fine-tune as the settings `p` say; keep, explain and save the kept epoch's model and numbers"
+    # Over 40 lines: one run from its settings to its saved record, in order; each step is a named call
     start = time.time()  # fastai and torch are imported here, so that `--help` needs neither
     from fastai.metrics import accuracy, error_rate
     from fastai.torch_core import rank_distrib, set_seed
