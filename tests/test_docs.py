@@ -409,8 +409,8 @@ def test_stored_output_problems_finds_each_kind():
     bad = {'cells': [{'id': 'a', 'outputs': [out('|████----| 50.00% [1/2 00:01<00:01]')]},
                      {'id': 'b', 'outputs': [{'output_type': 'execute_result',
                                               'data': {'text/plain': ["(np.float64(0.01), '/work/x/y.png')"]}}]}]}
-    test_found = stored_output_problems(bad)
-    assert [p.split(':')[0] for p in test_found] == ['cell a', 'cell b', 'cell b'], test_found
+    found = stored_output_problems(bad)
+    assert [p.split(':')[0] for p in found] == ['cell a', 'cell b', 'cell b'], found
     good = {'cells': [{'id': 'c', 'outputs': [out("(0.01, 'data/train/happy.png') np.argmax")]}]}
     assert stored_output_problems(good) == []
 
